@@ -1,0 +1,170 @@
+"""Job records, their states, and the one table of legal state changes.
+
+Values only: no I/O lives here. Stores build these records; everything
+above the store reads them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+class State(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED
+
+
+FINISHED = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
+WAITING = frozenset({State.SCHEDULED, State.QUEUED})
+
+# Every state change a store may make, and why. Stores write each one as a
+# single conditional UPDATE guarded by the "from" state (and the lease token
+# where a worker holds the job).
+TRANSITIONS: dict[tuple[State, State], str] = {
+    (State.SCHEDULED, State.QUEUED): "promoted: its run time came",
+    (State.SCHEDULED, State.RUNNING): "claimed when due",
+    (State.QUEUED, State.RUNNING): "claimed by a worker",
+    (State.SCHEDULED, State.CANCELLED): "cancelled before it ran",
+    (State.QUEUED, State.CANCELLED): "cancelled before it ran",
+    (State.RUNNING, State.SUCCEEDED): "the task returned",
+    (State.RUNNING, State.FAILED): "the task raised, timed out or lost its worker too often",
+    (State.RUNNING, State.CANCELLED): "cancelled while running",
+    (State.RUNNING, State.SCHEDULED): "retry after an error, with backoff",
+    (State.RUNNING, State.QUEUED): "released at shutdown or rescued after a lost lease",
+    (State.FAILED, State.QUEUED): "retried by hand",
+    (State.CANCELLED, State.QUEUED): "retried by hand",
+}
+
+
+def can_change(old: State, new: State) -> bool:
+    return (old, new) in TRANSITIONS
+
+
+def from_timestamp(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    current: float | None = None
+    total: float | None = None
+    message: str | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        """Share done between 0 and 1, or None when the total is unknown."""
+        if self.current is None or not self.total:
+            return None
+        return max(0.0, min(1.0, self.current / self.total))
+
+
+@dataclass(frozen=True, slots=True)
+class JobError:
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One job as the store last saw it. Compare `state` with `State` members."""
+
+    id: int
+    task: str
+    queue: str
+    priority: int
+    args: dict[str, Any]
+    state: State
+    attempt: int
+    max_attempts: int
+    run_at: datetime
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress: Progress = field(default_factory=Progress)
+    checkpoint: Any = None
+    result: Any = None
+    error: JobError | None = None
+    worker_losses: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    lease_token: str | None = None
+    cancel_requested: bool = False
+    unique_key: str | None = None
+    notify: dict[str, Any] | None = None
+    parent_id: int | None = None
+    timeout: float | None = None
+    lease_seconds: float = 30.0
+    max_worker_losses: int = 3
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """One line of a job's append-only history: a state change, a log line, a rescue."""
+
+    id: int
+    job_id: int
+    at: datetime
+    kind: str  # "state", "progress", "log", "checkpoint", "cancel_requested", "rescued", ...
+    state: State | None = None
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFile:
+    job_id: int
+    name: str
+    size: int
+    content_type: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What a producer hands the store: a job before it has an id."""
+
+    task: str
+    args_json: str
+    queue: str = "default"
+    priority: int = 0
+    max_attempts: int = 1
+    run_at: float | None = None  # epoch seconds; None means now
+    unique_key: str | None = None
+    notify_json: str | None = None
+    parent_id: int | None = None
+    timeout: float | None = None
+    lease_seconds: float = 30.0
+    max_worker_losses: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one run of a job ended, as a worker reports it to the store.
+
+    `state` is where the job goes: succeeded, failed, cancelled, scheduled
+    (retry later, at `run_at`) or queued (released with its checkpoint).
+    """
+
+    job_id: int
+    lease_token: str
+    state: State
+    result_json: str | None = None
+    error: JobError | None = None
+    retry_in: float | None = None  # seconds until the retry, for state scheduled
+    progress: Progress | None = None
+    worker_lost: bool = False

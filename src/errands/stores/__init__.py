@@ -1,0 +1,22 @@
+"""Stores: where jobs live. `open_store` picks the dialect from the URL's scheme."""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+from .base import Store
+
+DEFAULT_URL = "sqlite:///errands.db"
+
+
+def open_store(url: str) -> Store:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme == "sqlite":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore(url)
+    if scheme in ("postgres", "postgresql"):
+        raise ConfigError(f"{url!r}: the PostgreSQL store is not built yet; use sqlite:///path/to/file.db")
+    raise ConfigError(f"unknown store URL {url!r}: use sqlite:///path/to/file.db")
+
+
+__all__ = ["DEFAULT_URL", "Store", "open_store"]

@@ -1,0 +1,387 @@
+"""The store: the only durable state, and the one seam every dialect implements.
+
+`Store` holds the logic shared by all dialects (which statements to run, in
+which transaction, with which events). A dialect supplies connections,
+transactions, its named SQL and a change signal. Methods are grouped by who
+calls them: producer, worker, maintenance, control, read.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..errors import InvalidTransition, JobNotFound
+from ..job import Job, JobEvent, JobFile, NewJob, Outcome, Progress, State
+from .records import Row, event_from_row, file_from_row, job_from_row
+
+
+class Tx(Protocol):
+    """One open transaction running the dialect's named statements."""
+
+    now: float  # the store's clock, read once when the transaction began
+
+    def rows(self, query: str, **params: Any) -> list[Row]: ...
+
+    def run(self, query: str, **params: Any) -> int:
+        """Execute a statement; returns how many rows it changed."""
+        ...
+
+    def run_many(self, query: str, params: Sequence[dict[str, Any]]) -> None: ...
+
+
+class ChangeWatcher(Protocol):
+    def wait(self, timeout: float) -> bool:
+        """Block until another connection may have changed the store, or timeout."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseReport:
+    """What a heartbeat learned: leases still held, and those asked to cancel."""
+
+    held: dict[int, str]  # job id -> lease token
+    cancel_requested: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """Buffered progress and log lines of one running job, flushed together."""
+
+    job_id: int
+    lease_token: str
+    progress: Progress | None
+    logs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rescue:
+    job_id: int
+    failed: bool  # True when the job's workers died too often and it was failed
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    id: str
+    host: str
+    pid: int
+    queues: tuple[str, ...]
+    concurrency: int
+    started_at: float = 0.0
+    last_seen: float = 0.0
+
+
+def event(job_id: int, kind: str, state: State | None = None, data: Any = None) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "kind": kind,
+        "state": state.value if state else None,
+        "data": None if data is None else json.dumps(data),
+    }
+
+
+class Store(abc.ABC):
+    """A durable home for jobs. Safe to call from any thread."""
+
+    url: str
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[Tx]:
+        """A write transaction; commits on exit, rolls back on error."""
+
+    @abc.abstractmethod
+    def read(self) -> AbstractContextManager[Tx]:
+        """A read-only view of the store."""
+
+    @abc.abstractmethod
+    def watch(self) -> ChangeWatcher:
+        """A change signal for one waiting thread (cheap to poll, no busy work)."""
+
+    @abc.abstractmethod
+    def migrate(self) -> list[int]:
+        """Apply pending migrations; returns the versions applied now."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def _insert_events(self, tx: Tx, events: list[dict[str, Any]]) -> None:
+        if events:
+            tx.run_many("insert_event", [dict(e, now=tx.now) for e in events])
+
+    # -- producer -----------------------------------------------------------
+
+    def enqueue(self, new: NewJob) -> tuple[int, bool]:
+        """Store one job; returns (id, created). An unfinished job holding the same
+        unique key is returned instead of a new one (created False)."""
+        with self.transaction() as tx:
+            return self._insert(tx, new)
+
+    def enqueue_many(self, jobs: Sequence[NewJob]) -> list[int]:
+        """Store many jobs in one transaction; all or nothing."""
+        with self.transaction() as tx:
+            return [self._insert(tx, new)[0] for new in jobs]
+
+    def _insert(self, tx: Tx, new: NewJob) -> tuple[int, bool]:
+        run_at = tx.now if new.run_at is None else new.run_at
+        state = State.SCHEDULED if run_at > tx.now else State.QUEUED
+        if new.parent_id is not None:
+            state = State.SCHEDULED
+        rows = tx.rows(
+            "insert_job",
+            task=new.task,
+            queue=new.queue,
+            priority=new.priority,
+            args=new.args_json,
+            state=state.value,
+            max_attempts=new.max_attempts,
+            run_at=run_at,
+            now=tx.now,
+            unique_key=new.unique_key,
+            notify=new.notify_json,
+            parent_id=new.parent_id,
+            timeout=new.timeout,
+            lease_seconds=new.lease_seconds,
+            max_worker_losses=new.max_worker_losses,
+        )
+        if not rows:
+            existing = tx.rows("find_unfinished_by_key", unique_key=new.unique_key)
+            return existing[0]["id"], False
+        job_id = rows[0]["id"]
+        self._insert_events(tx, [event(job_id, "state", state)])
+        return job_id, True
+
+    # -- worker ---------------------------------------------------------------
+
+    def claim(self, worker_id: str, queues: Sequence[str] | None, limit: int) -> list[Job]:
+        """Lease up to `limit` due jobs to a worker, each with a fresh lease token."""
+        with self.transaction() as tx:
+            if queues:
+                rows = tx.rows("claim", worker_id=worker_id, queues=json.dumps(list(queues)), limit=limit, now=tx.now)
+            else:
+                rows = tx.rows("claim_any_queue", worker_id=worker_id, limit=limit, now=tx.now)
+            self._insert_events(tx, [event(r["id"], "state", State.RUNNING, {"attempt": r["attempt"], "worker": worker_id}) for r in rows])
+        jobs = [job_from_row(r) for r in rows]
+        jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
+        return jobs
+
+    def extend_leases(self, worker_id: str) -> LeaseReport:
+        """Renew every lease the worker holds, in one statement."""
+        with self.transaction() as tx:
+            rows = tx.rows("extend_leases", worker_id=worker_id, now=tx.now)
+            tx.run("touch_worker", id=worker_id, now=tx.now)
+        return LeaseReport(
+            held={r["id"]: r["lease_token"] for r in rows},
+            cancel_requested=frozenset(r["id"] for r in rows if r["cancel_requested"]),
+        )
+
+    def save_activity(self, batch: Sequence[Activity]) -> set[int]:
+        """Write buffered progress and log lines; returns ids whose lease is lost."""
+        lost: set[int] = set()
+        with self.transaction() as tx:
+            events = []
+            for item in batch:
+                if not tx.rows("holds_lease", job_id=item.job_id, lease_token=item.lease_token):
+                    lost.add(item.job_id)
+                    continue
+                if item.progress is not None:
+                    p = item.progress
+                    tx.run("save_progress", job_id=item.job_id, lease_token=item.lease_token, now=tx.now,
+                           current=p.current, total=p.total, message=p.message)
+                    events.append(event(item.job_id, "progress", None, {"current": p.current, "total": p.total, "message": p.message}))
+                events.extend(event(item.job_id, "log", None, {"message": line}) for line in item.logs)
+            self._insert_events(tx, events)
+        return lost
+
+    def save_checkpoint(self, job_id: int, lease_token: str, checkpoint_json: str) -> bool:
+        """Record resumable state; False when the lease was lost (nothing written)."""
+        with self.transaction() as tx:
+            changed = tx.run("save_checkpoint", job_id=job_id, lease_token=lease_token, checkpoint=checkpoint_json, now=tx.now)
+            if changed:
+                self._insert_events(tx, [event(job_id, "checkpoint")])
+        return bool(changed)
+
+    def save_file(self, job_id: int, lease_token: str, name: str, content_type: str, data: bytes) -> bool:
+        """Store a result file; False when the lease was lost (nothing written)."""
+        with self.transaction() as tx:
+            if not tx.rows("holds_lease", job_id=job_id, lease_token=lease_token):
+                return False
+            tx.run("upsert_file", job_id=job_id, name=name, content_type=content_type, size=len(data), data=data, now=tx.now)
+            self._insert_events(tx, [event(job_id, "file", None, {"name": name, "size": len(data)})])
+        return True
+
+    def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Record how runs ended, in one transaction. Each outcome is accepted only
+        while its lease token still holds the job (fencing); returns which were."""
+        accepted = []
+        with self.transaction() as tx:
+            events = []
+            for o in outcomes:
+                finished = o.state in (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+                p = o.progress or Progress()
+                err = o.error
+                changed = tx.run(
+                    "settle",
+                    job_id=o.job_id, lease_token=o.lease_token, state=o.state.value, result=o.result_json,
+                    finished_at=tx.now if finished else None,
+                    run_at=None if o.retry_in is None else tx.now + o.retry_in,
+                    error_type=err.type if err else None, error_message=err.message if err else None,
+                    error_traceback=err.traceback if err else None,
+                    current=p.current, total=p.total, message=p.message, worker_lost=int(o.worker_lost), now=tx.now,
+                )
+                accepted.append(bool(changed))
+                if changed:
+                    data = {"error": err.message, "type": err.type} if err else None
+                    events.append(event(o.job_id, "state", o.state, data))
+            self._insert_events(tx, events)
+        return accepted
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        with self.transaction() as tx:
+            tx.run("upsert_worker", id=info.id, host=info.host, pid=info.pid, queues=json.dumps(list(info.queues)),
+                   concurrency=info.concurrency, now=tx.now)
+
+    def deregister_worker(self, worker_id: str) -> None:
+        with self.transaction() as tx:
+            tx.run("delete_worker", id=worker_id)
+
+    def workers(self) -> list[WorkerInfo]:
+        with self.read() as tx:
+            rows = tx.rows("select_workers")
+        return [WorkerInfo(r["id"], r["host"], r["pid"], tuple(json.loads(r["queues"])), r["concurrency"],
+                           r["started_at"], r["last_seen"]) for r in rows]
+
+    # -- maintenance ------------------------------------------------------------
+
+    def take_leadership(self, name: str, owner: str, ttl: float) -> bool:
+        """Become or stay leader of a duty for `ttl` seconds; False if another holds it."""
+        with self.transaction() as tx:
+            return bool(tx.rows("take_leadership", name=name, owner=owner, ttl=ttl, now=tx.now))
+
+    def release_leadership(self, name: str, owner: str) -> None:
+        with self.transaction() as tx:
+            tx.run("release_leadership", name=name, owner=owner)
+
+    def rescue_expired(self) -> list[Rescue]:
+        """Requeue running jobs whose lease expired (checkpoint kept), or fail those
+        whose workers died `max_worker_losses` times."""
+        rescued = []
+        with self.transaction() as tx:
+            events = []
+            for r in tx.rows("expired_leases", now=tx.now):
+                losses = r["worker_losses"] + 1
+                if losses >= r["max_worker_losses"]:
+                    message = f"its worker died {losses} times while running it (max_worker_losses={r['max_worker_losses']})"
+                    if tx.run("fail_lost", job_id=r["id"], lease_token=r["lease_token"], message=message, now=tx.now):
+                        events.append(event(r["id"], "state", State.FAILED, {"error": message, "type": "WorkerLost"}))
+                        rescued.append(Rescue(r["id"], True))
+                elif tx.run("rescue", job_id=r["id"], lease_token=r["lease_token"], now=tx.now):
+                    events.append(event(r["id"], "rescued", None, {"worker_losses": losses}))
+                    events.append(event(r["id"], "state", State.QUEUED, {"reason": "lease expired"}))
+                    rescued.append(Rescue(r["id"], False))
+            self._insert_events(tx, events)
+        return rescued
+
+    def promote_due(self) -> int:
+        """Move scheduled jobs whose time came to `queued`; returns how many."""
+        with self.transaction() as tx:
+            rows = tx.rows("promote_due", now=tx.now)
+            self._insert_events(tx, [event(r["id"], "state", State.QUEUED) for r in rows])
+        return len(rows)
+
+    def prune(self, state: State, older_than: float, batch: int = 1000) -> int:
+        """Delete jobs of a finished state (with events and files) that ended more than
+        `older_than` seconds ago; returns how many. Works in batches to keep locks short."""
+        total = 0
+        while True:
+            with self.transaction() as tx:
+                ids = [r["id"] for r in tx.rows("select_prunable", state=state.value, before=tx.now - older_than, limit=batch)]
+                if ids:
+                    encoded = json.dumps(ids)
+                    for query in ("delete_job_events", "delete_job_files", "delete_jobs"):
+                        tx.run(query, ids=encoded)
+            total += len(ids)
+            if len(ids) < batch:
+                return total
+
+    # -- control ------------------------------------------------------------------
+
+    def cancel(self, job_id: int) -> Job:
+        """Cancel a waiting job at once; ask the worker to stop a running one.
+        A finished job is returned unchanged."""
+        with self.transaction() as tx:
+            if tx.run("cancel_waiting", job_id=job_id, now=tx.now):
+                self._insert_events(tx, [event(job_id, "state", State.CANCELLED)])
+            elif tx.run("request_cancel", job_id=job_id):
+                self._insert_events(tx, [event(job_id, "cancel_requested")])
+        return self.get(job_id)
+
+    def retry(self, job_id: int) -> Job:
+        """Put a failed or cancelled job back in the queue, keeping its checkpoint."""
+        with self.transaction() as tx:
+            if tx.run("requeue_finished", job_id=job_id, now=tx.now):
+                self._insert_events(tx, [event(job_id, "state", State.QUEUED, {"reason": "retried"})])
+            else:
+                job = self._get(tx, job_id)
+                raise InvalidTransition(f"job {job_id} is {job.state.value}; only failed or cancelled jobs can be retried")
+        return self.get(job_id)
+
+    # -- read -------------------------------------------------------------------------
+
+    def now(self) -> float:
+        with self.read() as tx:
+            return tx.now
+
+    def get(self, job_id: int) -> Job:
+        with self.read() as tx:
+            return self._get(tx, job_id)
+
+    def _get(self, tx: Tx, job_id: int) -> Job:
+        rows = tx.rows("select_job", job_id=job_id)
+        if not rows:
+            raise JobNotFound(job_id)
+        return job_from_row(rows[0])
+
+    def list_jobs(self, state: State | None = None, task: str | None = None, queue: str | None = None,
+                  limit: int = 50, cursor: int | None = None) -> list[Job]:
+        """Newest first. Pass the last id of a page as `cursor` for the next page."""
+        with self.read() as tx:
+            rows = tx.rows("select_jobs", state=state.value if state else None, task=task, queue=queue,
+                           cursor=cursor, limit=limit)
+        return [job_from_row(r) for r in rows]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Jobs per queue per state."""
+        out: dict[str, dict[str, int]] = {}
+        with self.read() as tx:
+            for r in tx.rows("count_by_queue_state"):
+                out.setdefault(r["queue"], {})[r["state"]] = r["n"]
+        return out
+
+    def events(self, job_id: int | None = None, after: int = 0, limit: int = 1000) -> list[JobEvent]:
+        """History after an event id: of one job, or of all jobs when job_id is None."""
+        with self.read() as tx:
+            if job_id is None:
+                rows = tx.rows("select_all_events", after=after, limit=limit)
+            else:
+                rows = tx.rows("select_events", job_id=job_id, after=after, limit=limit)
+        return [event_from_row(r) for r in rows]
+
+    def files(self, job_id: int) -> list[JobFile]:
+        with self.read() as tx:
+            return [file_from_row(r) for r in tx.rows("select_files", job_id=job_id)]
+
+    def file(self, job_id: int, name: str) -> tuple[JobFile, bytes] | None:
+        with self.read() as tx:
+            rows = tx.rows("select_file", job_id=job_id, name=name)
+        return (file_from_row(rows[0]), bytes(rows[0]["data"])) if rows else None
+
+
+def chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

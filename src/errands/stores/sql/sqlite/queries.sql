@@ -1,0 +1,174 @@
+-- Named statements of the SQLite store. Each opens with "-- name: purpose".
+-- Parameters are :named; :now is always the writer's clock, passed in by the store.
+
+-- insert_job: store one new job, or nothing when an unfinished job holds its unique key
+INSERT INTO jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
+                  unique_key, notify, parent_id, timeout, lease_seconds, max_worker_losses)
+VALUES (:task, :queue, :priority, :args, :state, :max_attempts, :run_at, :now,
+        :unique_key, :notify, :parent_id, :timeout, :lease_seconds, :max_worker_losses)
+ON CONFLICT DO NOTHING
+RETURNING id;
+
+-- find_unfinished_by_key: the unfinished job that already holds a unique key
+SELECT id FROM jobs
+WHERE unique_key = :unique_key AND state IN ('scheduled', 'queued', 'running');
+
+-- insert_event: append one line to a job's history
+INSERT INTO job_events (job_id, at, kind, state, data) VALUES (:job_id, :now, :kind, :state, :data);
+
+-- claim: lease up to :limit due jobs of the given queues, highest priority first, then oldest
+UPDATE jobs
+SET state = 'running', attempt = attempt + 1, started_at = :now,
+    lease_owner = :worker_id, lease_token = lower(hex(randomblob(12))),
+    lease_expires_at = :now + lease_seconds, cancel_requested = 0
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE state IN ('queued', 'scheduled') AND run_at <= :now AND queue IN (SELECT value FROM json_each(:queues))
+    ORDER BY priority DESC, run_at, id
+    LIMIT :limit
+)
+RETURNING *;
+
+-- claim_any_queue: the same as claim, for a worker that serves every queue
+UPDATE jobs
+SET state = 'running', attempt = attempt + 1, started_at = :now,
+    lease_owner = :worker_id, lease_token = lower(hex(randomblob(12))),
+    lease_expires_at = :now + lease_seconds, cancel_requested = 0
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE state IN ('queued', 'scheduled') AND run_at <= :now
+    ORDER BY priority DESC, run_at, id
+    LIMIT :limit
+)
+RETURNING *;
+
+-- extend_leases: renew every lease a worker holds in one statement; reports cancellations
+UPDATE jobs SET lease_expires_at = :now + lease_seconds
+WHERE state = 'running' AND lease_owner = :worker_id
+RETURNING id, lease_token, cancel_requested;
+
+-- save_progress: record progress of a job this worker still holds, renewing its lease
+UPDATE jobs
+SET progress_current = :current, progress_total = :total, progress_message = :message,
+    lease_expires_at = :now + lease_seconds
+WHERE id = :job_id AND lease_token = :lease_token AND state = 'running';
+
+-- save_checkpoint: record resumable state of a job this worker still holds, renewing its lease
+UPDATE jobs SET checkpoint = :checkpoint, lease_expires_at = :now + lease_seconds
+WHERE id = :job_id AND lease_token = :lease_token AND state = 'running';
+
+-- holds_lease: whether a lease token still owns a running job
+SELECT 1 FROM jobs WHERE id = :job_id AND lease_token = :lease_token AND state = 'running';
+
+-- upsert_file: store or replace one result file of a job
+INSERT INTO job_files (job_id, name, content_type, size, data, created_at)
+VALUES (:job_id, :name, :content_type, :size, :data, :now)
+ON CONFLICT (job_id, name) DO UPDATE
+SET content_type = excluded.content_type, size = excluded.size, data = excluded.data, created_at = excluded.created_at;
+
+-- settle: end one run of a job this worker still holds
+UPDATE jobs
+SET state = :state, result = :result, finished_at = :finished_at, run_at = coalesce(:run_at, run_at),
+    error_type = :error_type, error_message = :error_message, error_traceback = :error_traceback,
+    progress_current = coalesce(:current, progress_current), progress_total = coalesce(:total, progress_total),
+    progress_message = coalesce(:message, progress_message),
+    worker_losses = worker_losses + :worker_lost,
+    lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+WHERE id = :job_id AND lease_token = :lease_token AND state = 'running';
+
+-- expired_leases: running jobs whose lease ran out
+SELECT id, lease_token, worker_losses, max_worker_losses FROM jobs
+WHERE state = 'running' AND lease_expires_at < :now;
+
+-- promote_due: move scheduled jobs whose time came to the queue
+UPDATE jobs SET state = 'queued'
+WHERE state = 'scheduled' AND run_at <= :now
+RETURNING id;
+
+-- cancel_waiting: cancel a job that has not started
+UPDATE jobs SET state = 'cancelled', finished_at = :now
+WHERE id = :job_id AND state IN ('scheduled', 'queued');
+
+-- request_cancel: ask the worker running a job to stop it
+UPDATE jobs SET cancel_requested = 1 WHERE id = :job_id AND state = 'running' AND cancel_requested = 0;
+
+-- requeue_finished: put a failed or cancelled job back in the queue, keeping its checkpoint
+UPDATE jobs
+SET state = 'queued', run_at = :now, attempt = 0, worker_losses = 0, finished_at = NULL,
+    error_type = NULL, error_message = NULL, error_traceback = NULL, result = NULL
+WHERE id = :job_id AND state IN ('failed', 'cancelled');
+
+-- select_job: one job by id
+SELECT * FROM jobs WHERE id = :job_id;
+
+-- select_prunable: finished jobs of one state that ended before a time
+SELECT id FROM jobs WHERE state = :state AND finished_at < :before LIMIT :limit;
+
+-- count_by_queue_state: how many jobs each queue holds in each state
+SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state;
+
+-- select_events: a job's history after an event id
+SELECT * FROM job_events WHERE job_id = :job_id AND id > :after ORDER BY id LIMIT :limit;
+
+-- select_all_events: every job's history after an event id
+SELECT * FROM job_events WHERE id > :after ORDER BY id LIMIT :limit;
+
+-- select_file: one result file with its bytes
+SELECT * FROM job_files WHERE job_id = :job_id AND name = :name;
+
+-- select_files: a job's result files without their bytes
+SELECT job_id, name, content_type, size, created_at FROM job_files WHERE job_id = :job_id ORDER BY name;
+
+-- upsert_worker: register a worker or refresh its last-seen time
+INSERT INTO workers (id, host, pid, queues, concurrency, started_at, last_seen)
+VALUES (:id, :host, :pid, :queues, :concurrency, :now, :now)
+ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen;
+
+-- touch_worker: record that a worker is alive
+UPDATE workers SET last_seen = :now WHERE id = :id;
+
+-- delete_worker: forget a worker that stopped
+DELETE FROM workers WHERE id = :id;
+
+-- delete_stale_workers: forget workers not seen for a while
+DELETE FROM workers WHERE last_seen < :before;
+
+-- select_workers: every registered worker
+SELECT * FROM workers ORDER BY started_at;
+
+-- take_leadership: become or stay the leader of a named duty while the lease is free or ours
+INSERT INTO leader_leases (name, owner, expires_at) VALUES (:name, :owner, :now + :ttl)
+ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+WHERE leader_leases.owner = excluded.owner OR leader_leases.expires_at < :now
+RETURNING owner;
+
+-- release_leadership: give up a leader lease this owner holds
+DELETE FROM leader_leases WHERE name = :name AND owner = :owner;
+
+-- select_jobs: newest jobs first, filtered, after a cursor (the last id of the previous page)
+SELECT * FROM jobs
+WHERE (:state IS NULL OR state = :state) AND (:task IS NULL OR task = :task)
+  AND (:queue IS NULL OR queue = :queue) AND (:cursor IS NULL OR id < :cursor)
+ORDER BY id DESC LIMIT :limit;
+
+-- delete_jobs: remove jobs by id (a JSON array)
+DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- delete_job_events: remove the history of jobs by id (a JSON array)
+DELETE FROM job_events WHERE job_id IN (SELECT value FROM json_each(:ids));
+
+-- delete_job_files: remove the files of jobs by id (a JSON array)
+DELETE FROM job_files WHERE job_id IN (SELECT value FROM json_each(:ids));
+
+-- rescue: put a job whose lease expired back in the queue, counting the lost worker
+UPDATE jobs
+SET state = 'queued', run_at = :now, worker_losses = worker_losses + 1,
+    lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+WHERE id = :job_id AND lease_token = :lease_token AND state = 'running';
+
+-- fail_lost: fail a job whose workers died too often
+UPDATE jobs
+SET state = 'failed', finished_at = :now, worker_losses = worker_losses + 1,
+    error_type = 'WorkerLost', error_message = :message, error_traceback = NULL,
+    lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+WHERE id = :job_id AND lease_token = :lease_token AND state = 'running';

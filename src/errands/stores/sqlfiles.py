@@ -1,0 +1,49 @@
+"""Loads a dialect's named SQL statements and its numbered migrations from package files.
+
+No SQL is written here; it lives in `stores/sql/<dialect>/`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+_NAME = re.compile(r"^-- (\w+): ")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_queries(dialect: str) -> dict[str, str]:
+    """Parse `queries.sql`: each statement follows a `-- name: purpose` line."""
+    text = resources.files(__package__).joinpath("sql", dialect, "queries.sql").read_text()
+    queries: dict[str, str] = {}
+    name: str | None = None
+    lines: list[str] = []
+    for line in text.splitlines():
+        match = _NAME.match(line)
+        if match:
+            if name:
+                queries[name] = "\n".join(lines).strip().rstrip(";")
+            name, lines = match.group(1), []
+        elif name and not line.startswith("--"):
+            lines.append(line)
+    if name:
+        queries[name] = "\n".join(lines).strip().rstrip(";")
+    return queries
+
+
+def load_migrations(dialect: str) -> list[Migration]:
+    """Every `NNN_name.sql` migration of a dialect, in version order."""
+    folder = resources.files(__package__).joinpath("sql", dialect, "migrations")
+    migrations = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, rest = entry.name.partition("_")
+            migrations.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text()))
+    return sorted(migrations, key=lambda m: m.version)

@@ -1,0 +1,220 @@
+"""The SQLite store: one file in WAL mode, one connection per thread.
+
+Durable by default (`synchronous=FULL`). Writers take the lock up front
+(`BEGIN IMMEDIATE`) so two writers never deadlock upgrading a read lock.
+Only connection handling lives here; the job logic is in `base.Store`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ..errors import ConfigError, StoreBusy, StoreError
+from .base import Store
+from .records import Row
+from .sqlfiles import load_migrations, load_queries
+
+_QUERIES = load_queries("sqlite")
+_SYNCHRONOUS = {"full", "normal", "off", "extra"}
+
+
+def translate_error(exc: sqlite3.Error, path: str) -> StoreError:
+    """A message a user can act on, for the SQLite errors that reach them."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StoreBusy(f"the database {path} stayed locked by another process longer than the busy timeout; try again")
+    if "readonly" in text:
+        return StoreError(f"the database {path} is read-only: check the file's and its folder's permissions")
+    if "full" in text:
+        return StoreError(f"the disk holding {path} is full: free space, then try again (nothing was written)")
+    return StoreError(f"SQLite error on {path}: {text}")
+
+
+class _Tx:
+    __slots__ = ("conn", "now")
+
+    def __init__(self, conn: sqlite3.Connection, now: float) -> None:
+        self.conn = conn
+        self.now = now
+
+    def rows(self, query: str, **params: Any) -> list[Row]:
+        return self.conn.execute(_QUERIES[query], params).fetchall()
+
+    def run(self, query: str, **params: Any) -> int:
+        return self.conn.execute(_QUERIES[query], params).rowcount
+
+    def run_many(self, query: str, params: Sequence[dict[str, Any]]) -> None:
+        self.conn.executemany(_QUERIES[query], params)
+
+
+class DataVersionWatcher:
+    """Sees commits by other connections through `PRAGMA data_version`: one cheap
+    read per poll interval, no file scanning. `poke()` wakes it from this process."""
+
+    def __init__(self, conn: sqlite3.Connection, poll_interval: float) -> None:
+        self._conn = conn
+        self._poll_interval = poll_interval
+        self._poke = threading.Event()
+        self._version = self._read()
+
+    def _read(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def poke(self) -> None:
+        self._poke.set()
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            version = self._read()
+            if version != self._version:
+                self._version = version
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self._poke.wait(min(self._poll_interval, remaining)):
+                self._poke.clear()
+                return True
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class SQLiteStore(Store):
+    """Options in the URL query: `synchronous` (full|normal|off|extra, default full),
+    `busy_timeout` (milliseconds, default 5000), `poll_interval` (seconds, default 0.002)."""
+
+    def __init__(self, url: str, *, clock: Any = time.time, migrate: bool = True) -> None:
+        self.url = url
+        parts = urlsplit(url)
+        raw_path = url.split("://", 1)[1].split("?", 1)[0]
+        if not raw_path or raw_path in ("/:memory:", ":memory:", "/"):
+            raise ConfigError(f"{url!r}: give a database file, e.g. sqlite:///errands.db (workers in other "
+                              "processes cannot share an in-memory database)")
+        self.path = raw_path[1:] if raw_path.startswith("/") else raw_path
+        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        self.synchronous = options.pop("synchronous", "full").lower()
+        if self.synchronous not in _SYNCHRONOUS:
+            raise ConfigError(f"synchronous={self.synchronous!r} in {url!r}: use one of {sorted(_SYNCHRONOUS)}")
+        try:
+            self.busy_timeout = float(options.pop("busy_timeout", "5000")) / 1000
+            self.poll_interval = float(options.pop("poll_interval", "0.002"))
+        except ValueError as exc:
+            raise ConfigError(f"{url!r}: busy_timeout and poll_interval take numbers ({exc})") from None
+        if options:
+            raise ConfigError(f"unknown option(s) {sorted(options)} in {url!r}")
+        self._clock = clock
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._check_path()
+        if migrate:
+            self.migrate()
+
+    def _check_path(self) -> None:
+        folder = Path(self.path).resolve().parent
+        if not folder.is_dir():
+            raise ConfigError(f"cannot create the database {self.path}: the folder {folder} does not exist")
+        target = Path(self.path) if Path(self.path).exists() else folder
+        if not os.access(target, os.W_OK):
+            raise ConfigError(f"cannot write the database {self.path}: {target} is not writable by this user")
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Tx]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        try:
+            yield _Tx(conn, self._clock())
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise translate_error(exc, self.path) from exc
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[_Tx]:
+        try:
+            yield _Tx(self._conn(), self._clock())
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+
+    def watch(self) -> DataVersionWatcher:
+        return DataVersionWatcher(self._connect(), self.poll_interval)
+
+    def migrate(self) -> list[int]:
+        conn = self._conn()
+        applied_now = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)")
+            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            for migration in load_migrations("sqlite"):
+                if migration.version in done:
+                    continue
+                for statement in split_statements(migration.sql):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                             (migration.version, migration.name, self._clock()))
+                applied_now.append(migration.version)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise translate_error(exc, self.path) from exc
+        return applied_now
+
+    def schema_version(self) -> int:
+        with self.read() as tx:
+            return int(tx.conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a SQL script into complete statements (comments kept with them)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    return statements
