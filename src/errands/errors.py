@@ -13,7 +13,8 @@
     └── JobInterrupt           raised inside a task to stop it (never stored as a failure)
         ├── JobCancelled       someone cancelled the running job
         ├── JobTimeout         the job ran past its timeout
-        └── LeaseLost          another worker owns the job now; this copy must stop
+        ├── LeaseLost          another worker owns the job now; this copy must stop
+        └── WorkerShutdown     the worker is stopping; the job goes back to the queue
 """
 
 from __future__ import annotations
@@ -80,3 +81,7 @@ class JobTimeout(JobInterrupt):
 
 class LeaseLost(JobInterrupt):
     """This worker no longer owns the job (its lease expired and another took it)."""
+
+
+class WorkerShutdown(JobInterrupt):
+    """The worker is shutting down; the job is released to the queue with its checkpoint."""

@@ -168,3 +168,4 @@ class Outcome:
     retry_in: float | None = None  # seconds until the retry, for state scheduled
     progress: Progress | None = None
     worker_lost: bool = False
+    released: bool = False  # handed back unfinished at shutdown: the attempt does not count

@@ -116,18 +116,19 @@ class Store(abc.ABC):
 
     # -- producer -----------------------------------------------------------
 
-    def enqueue(self, new: NewJob) -> tuple[int, bool]:
-        """Store one job; returns (id, created). An unfinished job holding the same
+    def enqueue(self, new: NewJob) -> tuple[Job, bool]:
+        """Store one job; returns (job, created). An unfinished job holding the same
         unique key is returned instead of a new one (created False)."""
         with self.transaction() as tx:
-            return self._insert(tx, new)
+            row, created = self._insert(tx, new)
+        return job_from_row(row), created
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[int]:
         """Store many jobs in one transaction; all or nothing."""
         with self.transaction() as tx:
-            return [self._insert(tx, new)[0] for new in jobs]
+            return [self._insert(tx, new)[0]["id"] for new in jobs]
 
-    def _insert(self, tx: Tx, new: NewJob) -> tuple[int, bool]:
+    def _insert(self, tx: Tx, new: NewJob) -> tuple[Row, bool]:
         run_at = tx.now if new.run_at is None else new.run_at
         state = State.SCHEDULED if run_at > tx.now else State.QUEUED
         if new.parent_id is not None:
@@ -150,11 +151,9 @@ class Store(abc.ABC):
             max_worker_losses=new.max_worker_losses,
         )
         if not rows:
-            existing = tx.rows("find_unfinished_by_key", unique_key=new.unique_key)
-            return existing[0]["id"], False
-        job_id = rows[0]["id"]
-        self._insert_events(tx, [event(job_id, "state", state)])
-        return job_id, True
+            return tx.rows("find_unfinished_by_key", unique_key=new.unique_key)[0], False
+        self._insert_events(tx, [event(rows[0]["id"], "state", state)])
+        return rows[0], True
 
     # -- worker ---------------------------------------------------------------
 
@@ -179,6 +178,11 @@ class Store(abc.ABC):
             held={r["id"]: r["lease_token"] for r in rows},
             cancel_requested=frozenset(r["id"] for r in rows if r["cancel_requested"]),
         )
+
+    def cancel_requests(self, worker_id: str) -> set[int]:
+        """Ids of the worker's running jobs that someone asked to cancel (a cheap read)."""
+        with self.read() as tx:
+            return {r["id"] for r in tx.rows("cancel_requests", worker_id=worker_id)}
 
     def save_activity(self, batch: Sequence[Activity]) -> set[int]:
         """Write buffered progress and log lines; returns ids whose lease is lost."""
@@ -232,11 +236,14 @@ class Store(abc.ABC):
                     run_at=None if o.retry_in is None else tx.now + o.retry_in,
                     error_type=err.type if err else None, error_message=err.message if err else None,
                     error_traceback=err.traceback if err else None,
-                    current=p.current, total=p.total, message=p.message, worker_lost=int(o.worker_lost), now=tx.now,
+                    current=p.current, total=p.total, message=p.message, worker_lost=int(o.worker_lost),
+                    released=int(o.released), now=tx.now,
                 )
                 accepted.append(bool(changed))
                 if changed:
                     data = {"error": err.message, "type": err.type} if err else None
+                    if o.released:
+                        data = {"reason": "released at shutdown"}
                     events.append(event(o.job_id, "state", o.state, data))
             self._insert_events(tx, events)
         return accepted
@@ -249,6 +256,11 @@ class Store(abc.ABC):
     def deregister_worker(self, worker_id: str) -> None:
         with self.transaction() as tx:
             tx.run("delete_worker", id=worker_id)
+
+    def forget_workers(self, older_than: float) -> None:
+        """Drop workers not seen for `older_than` seconds (killed without deregistering)."""
+        with self.transaction() as tx:
+            tx.run("delete_stale_workers", before=tx.now - older_than)
 
     def workers(self) -> list[WorkerInfo]:
         with self.read() as tx:

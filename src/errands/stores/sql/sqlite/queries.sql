@@ -7,10 +7,10 @@ INSERT INTO jobs (task, queue, priority, args, state, max_attempts, run_at, crea
 VALUES (:task, :queue, :priority, :args, :state, :max_attempts, :run_at, :now,
         :unique_key, :notify, :parent_id, :timeout, :lease_seconds, :max_worker_losses)
 ON CONFLICT DO NOTHING
-RETURNING id;
+RETURNING *;
 
 -- find_unfinished_by_key: the unfinished job that already holds a unique key
-SELECT id FROM jobs
+SELECT * FROM jobs
 WHERE unique_key = :unique_key AND state IN ('scheduled', 'queued', 'running');
 
 -- insert_event: append one line to a job's history
@@ -47,6 +47,9 @@ UPDATE jobs SET lease_expires_at = :now + lease_seconds
 WHERE state = 'running' AND lease_owner = :worker_id
 RETURNING id, lease_token, cancel_requested;
 
+-- cancel_requests: running jobs of a worker that someone asked to cancel
+SELECT id FROM jobs WHERE lease_owner = :worker_id AND state = 'running' AND cancel_requested = 1;
+
 -- save_progress: record progress of a job this worker still holds, renewing its lease
 UPDATE jobs
 SET progress_current = :current, progress_total = :total, progress_message = :message,
@@ -72,7 +75,7 @@ SET state = :state, result = :result, finished_at = :finished_at, run_at = coale
     error_type = :error_type, error_message = :error_message, error_traceback = :error_traceback,
     progress_current = coalesce(:current, progress_current), progress_total = coalesce(:total, progress_total),
     progress_message = coalesce(:message, progress_message),
-    worker_losses = worker_losses + :worker_lost,
+    worker_losses = worker_losses + :worker_lost, attempt = attempt - :released,
     lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
 WHERE id = :job_id AND lease_token = :lease_token AND state = 'running';
 

@@ -1,0 +1,55 @@
+"""errands: durable background jobs for Python web applications."""
+
+from .app import Errands
+from .context import JobContext
+from .errors import (
+    BadArguments,
+    ConfigError,
+    ErrandsError,
+    InvalidTransition,
+    JobCancelled,
+    JobInterrupt,
+    JobNotFound,
+    JobTimeout,
+    LeaseLost,
+    StoreBusy,
+    StoreError,
+    TaskError,
+    UnknownTask,
+    WaitTimeout,
+    WorkerShutdown,
+)
+from .job import Job, JobError, JobEvent, JobFile, Progress, State
+from .settings import Settings
+from .task import Task
+from .worker import Worker, WorkerConfig
+
+__all__ = [
+    "BadArguments",
+    "ConfigError",
+    "Errands",
+    "ErrandsError",
+    "InvalidTransition",
+    "Job",
+    "JobCancelled",
+    "JobContext",
+    "JobError",
+    "JobEvent",
+    "JobFile",
+    "JobInterrupt",
+    "JobNotFound",
+    "JobTimeout",
+    "LeaseLost",
+    "Progress",
+    "Settings",
+    "State",
+    "StoreBusy",
+    "StoreError",
+    "Task",
+    "TaskError",
+    "UnknownTask",
+    "WaitTimeout",
+    "Worker",
+    "WorkerConfig",
+    "WorkerShutdown",
+]

@@ -1,0 +1,241 @@
+"""The facade users hold: `Errands` registers tasks, enqueues jobs and reads them back.
+
+Every method is synchronous and safe to call from any thread; each has an
+`_async` twin that runs it in a thread, for ASGI apps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from .errors import BadArguments, UnknownTask, WaitTimeout
+from .job import Job, JobEvent, JobFile, NewJob, State
+from .settings import Settings
+from .stores import DEFAULT_URL, Store, open_store
+from .task import Backoff, Task, TaskOptions, to_json
+
+if TYPE_CHECKING:
+    from .worker import Worker, WorkerConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+class Errands:
+    """One job system: a store plus the tasks this code defines.
+
+    `Errands()` uses `ERRANDS_URL`, or `sqlite:///errands.db` in the working folder.
+    The store is opened (and migrated) on first use, not at import time."""
+
+    def __init__(self, url: str | None = None, *, settings: Settings | None = None) -> None:
+        self.url = url or os.environ.get("ERRANDS_URL") or DEFAULT_URL
+        self.settings = settings or Settings.from_env()
+        self.tasks: dict[str, Task] = {}
+        self._store: Store | None = None
+
+    def __repr__(self) -> str:
+        return f"<Errands {self.url} tasks={sorted(self.tasks)}>"
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.url)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # -- tasks -----------------------------------------------------------------
+
+    @overload
+    def task(self, fn: F, /) -> Task: ...
+
+    @overload
+    def task(self, *, name: str | None = None, queue: str = "default", priority: int = 0, retries: int = 0,
+             backoff: Backoff = 2.0, timeout: float | None = None, lease: float | None = None,
+             max_worker_losses: int | None = None, public: bool = False) -> Callable[[F], Task]: ...
+
+    def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+        """Register a function as a task: `@app.task` or `@app.task(retries=3, ...)`.
+
+        retries: extra attempts after a failure, `backoff` seconds apart, doubling
+        (or a callable of the failure count). timeout: seconds before the run fails.
+        lease: seconds a worker may go silent before the job is rescued.
+        priority: higher runs first. public: may be started over HTTP."""
+        def register(func: Callable[..., Any]) -> Task:
+            name = options.pop("name", None) or f"{func.__module__}.{func.__qualname__}".removeprefix("__main__.")
+            if name in self.tasks:
+                raise ValueError(f"a task named {name!r} is already registered")
+            task = Task(self, func, TaskOptions(name=name, **options))
+            self.tasks[name] = task
+            return task
+
+        return register(fn) if fn is not None else register
+
+    def get_task(self, name: str) -> Task:
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise UnknownTask(name) from None
+
+    # -- producing -------------------------------------------------------------
+
+    def enqueue(self, task: str | Task, args: Mapping[str, Any] | None = None, *, delay: float | None = None,
+                run_at: datetime | None = None, priority: int | None = None, queue: str | None = None,
+                unique_key: str | None = None, notify: Mapping[str, Any] | None = None,
+                after: int | None = None) -> Job:
+        """Store a job and return it at once; it is on disk when this returns.
+
+        With `unique_key`, an unfinished job holding the same key is returned
+        instead of a new one. With `after`, the job waits for that parent job."""
+        job, _ = self.store.enqueue(self._new_job(task, args, delay, run_at, priority, queue, unique_key,
+                                                  notify, after))
+        return job
+
+    def enqueue_many(self, task: str | Task, many_args: Iterable[Mapping[str, Any]], **options: Any) -> list[int]:
+        """Store many jobs of one task in one transaction (all or none); returns their ids."""
+        news = [self._new_job(task, args, **{"delay": None, "run_at": None, "priority": None, "queue": None,
+                                               "unique_key": None, "notify": None, "after": None, **options})
+                for args in many_args]
+        return self.store.enqueue_many(news)
+
+    def _new_job(self, task: str | Task, args: Mapping[str, Any] | None, delay: float | None,
+                 run_at: datetime | None, priority: int | None, queue: str | None, unique_key: str | None,
+                 notify: Mapping[str, Any] | None, after: int | None) -> NewJob:
+        spec = task if isinstance(task, Task) else self.get_task(task)
+        args = dict(args or {})
+        spec.check_args(args)
+        when: float | None = None
+        if delay is not None and run_at is not None:
+            raise BadArguments("give delay or run_at, not both")
+        if delay is not None:
+            when = time.time() + float(delay)
+        elif run_at is not None:
+            if run_at.tzinfo is None:
+                raise BadArguments("run_at must be timezone-aware (e.g. datetime.now(UTC) + timedelta(...))")
+            when = run_at.timestamp()
+        opts = spec.options
+        return NewJob(
+            task=spec.name,
+            args_json=to_json(args, f"the arguments of task {spec.name!r}", self.settings.max_args_bytes),
+            queue=queue or opts.queue,
+            priority=opts.priority if priority is None else priority,
+            max_attempts=opts.retries + 1,
+            run_at=when,
+            unique_key=unique_key,
+            notify_json=None if notify is None else to_json(dict(notify), "notify", self.settings.max_args_bytes),
+            parent_id=after,
+            timeout=opts.timeout,
+            lease_seconds=opts.lease or self.settings.lease,
+            max_worker_losses=opts.max_worker_losses or self.settings.max_worker_losses,
+        )
+
+    # -- reading and control -----------------------------------------------------
+
+    def get(self, job_id: int) -> Job:
+        """The job as stored now. Raises JobNotFound."""
+        return self.store.get(job_id)
+
+    def list(self, state: State | str | None = None, task: str | None = None, queue: str | None = None,
+             limit: int = 50, cursor: int | None = None) -> list[Job]:
+        """Newest first; pass the last id of a page as `cursor` for the next one."""
+        return self.store.list_jobs(State(state) if state else None, task, queue, limit, cursor)
+
+    def events(self, job_id: int, after: int = 0) -> list[JobEvent]:
+        """The job's history: state changes, progress, log lines, rescues."""
+        return self.store.events(job_id, after)
+
+    def files(self, job_id: int) -> list[JobFile]:
+        return self.store.files(job_id)
+
+    def file(self, job_id: int, name: str) -> bytes | None:
+        found = self.store.file(job_id, name)
+        return None if found is None else found[1]
+
+    def wait(self, job_id: int, timeout: float | None = None, poll: float = 0.05) -> Job:
+        """Block until the job finishes and return it; WaitTimeout after `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            job = self.store.get(job_id)
+            if job.finished:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"job {job_id} is still {job.state.value} after {timeout}s")
+            pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
+            time.sleep(pause)
+            delay = min(poll, delay * 2)
+
+    def cancel(self, job_id: int) -> Job:
+        """Cancel a waiting job at once; a running job is asked to stop (it ends
+        `cancelled` when its worker notices). A finished job is left as it is."""
+        return self.store.cancel(job_id)
+
+    def retry(self, job_id: int) -> Job:
+        """Queue a failed or cancelled job again (its checkpoint is kept)."""
+        return self.store.retry(job_id)
+
+    def purge(self, older_than: float, states: Iterable[State] = (State.SUCCEEDED, State.FAILED,
+                                                                 State.CANCELLED)) -> int:
+        """Delete finished jobs (with their events and files) older than `older_than` seconds."""
+        return sum(self.store.prune(State(s), older_than) for s in states)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Jobs per queue per state."""
+        return self.store.counts()
+
+    # -- workers ------------------------------------------------------------------
+
+    def worker(self, config: WorkerConfig | None = None) -> Worker:
+        from .worker import Worker, WorkerConfig
+
+        return Worker(self, config or WorkerConfig())
+
+    def start_worker(self, config: WorkerConfig | None = None) -> Worker:
+        """Run a worker in background threads of this process; call `.stop()` to end it."""
+        return self.worker(config).start()
+
+    # -- async twins ------------------------------------------------------------------
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(partial(fn, *args, **kwargs))
+
+    async def enqueue_async(self, task: str | Task, args: Mapping[str, Any] | None = None, **options: Any) -> Job:
+        return await self._in_thread(self.enqueue, task, args, **options)
+
+    async def enqueue_many_async(self, task: str | Task, many_args: Iterable[Mapping[str, Any]],
+                                 **options: Any) -> list[int]:
+        return await self._in_thread(self.enqueue_many, task, list(many_args), **options)
+
+    async def get_async(self, job_id: int) -> Job:
+        return await self._in_thread(self.get, job_id)
+
+    async def list_async(self, **filters: Any) -> list[Job]:
+        return await self._in_thread(self.list, **filters)
+
+    async def cancel_async(self, job_id: int) -> Job:
+        return await self._in_thread(self.cancel, job_id)
+
+    async def retry_async(self, job_id: int) -> Job:
+        return await self._in_thread(self.retry, job_id)
+
+    async def wait_async(self, job_id: int, timeout: float | None = None, poll: float = 0.05) -> Job:
+        """Like `wait`, without holding a thread while it waits."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            job = await self.get_async(job_id)
+            if job.finished:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"job {job_id} is still {job.state.value} after {timeout}s")
+            await asyncio.sleep(delay)
+            delay = min(poll, delay * 2)

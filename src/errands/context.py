@@ -1,0 +1,141 @@
+"""What a running task sees: its job's identity, progress, checkpoint, files and logs.
+
+Every write here is fenced by the job's lease token, so a copy of the task
+that lost its lease cannot overwrite the copy that took over.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import BadArguments, JobCancelled, JobInterrupt, LeaseLost, StoreError
+from .job import Job, Progress
+from .stores.base import Activity
+from .task import to_json
+
+if TYPE_CHECKING:
+    from .settings import Settings
+    from .stores.base import Store
+
+log = logging.getLogger("errands.task")
+
+
+class JobContext:
+    """Handed to a task as its first argument. Not shared between jobs.
+
+    `shutdown` is set when the worker is stopping: a long task should save a
+    checkpoint and return soon (or let the next `progress` call raise).
+    `cancelled` is set when someone cancelled the job."""
+
+    def __init__(self, job: Job, store: Store, settings: Settings) -> None:
+        self.job = job
+        self.job_id = job.id
+        self.attempt = job.attempt
+        self.checkpoint: Any = job.checkpoint
+        self.shutdown = threading.Event()
+        self.cancelled = threading.Event()
+        self._store = store
+        self.settings = settings
+        self._token = job.lease_token or ""
+        self._progress: Progress | None = None
+        self._progress_dirty = False
+        self._logs: list[str] = []
+        self._last_flush = time.monotonic()
+        self._interrupt: JobInterrupt | None = None
+        self._lock = threading.Lock()
+
+    # -- called by the task --------------------------------------------------
+
+    def progress(self, current: float, total: float | None = None, message: str | None = None) -> None:
+        """Report progress. Cheap in a tight loop: writes reach the store at most once
+        per `progress_interval`. Raises JobCancelled (or another JobInterrupt) when the
+        job must stop."""
+        self.raise_if_interrupted()
+        self._progress = Progress(current, total, message)
+        self._progress_dirty = True
+        if time.monotonic() - self._last_flush >= self.settings.progress_interval:
+            self.flush()
+
+    def save_checkpoint(self, state: Any) -> None:
+        """Durably record resumable state; a later attempt finds it in `ctx.checkpoint`.
+        Raises LeaseLost when another worker owns the job now."""
+        self.raise_if_interrupted()
+        text = to_json(state, "a checkpoint", self.settings.max_result_bytes)
+        if not self._store.save_checkpoint(self.job_id, self._token, text):
+            self.interrupt(LeaseLost(f"job {self.job_id}: lease lost; checkpoint refused"))
+            self.raise_if_interrupted()
+        self.checkpoint = state
+
+    def save_file(self, name: str, data: bytes | str | Path, content_type: str | None = None) -> None:
+        """Store a result file (bytes, text, or the path of a file to read)."""
+        if isinstance(data, Path):
+            data = data.read_bytes()
+        elif isinstance(data, str):
+            data = data.encode()
+        if not name or "/" in name or name in (".", ".."):
+            raise BadArguments(f"file name {name!r}: give a plain name like 'export.csv'")
+        if len(data) > self.settings.max_file_bytes:
+            raise BadArguments(f"file {name!r} is {len(data):,} bytes, over the limit of {self.settings.max_file_bytes:,}")
+        kind = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if not self._store.save_file(self.job_id, self._token, name, kind, data):
+            self.interrupt(LeaseLost(f"job {self.job_id}: lease lost; file {name!r} refused"))
+            self.raise_if_interrupted()
+
+    def log(self, message: str) -> None:
+        """A line kept on the job's history (shown by `errands status`)."""
+        log.info("job %s: %s", self.job_id, message)
+        with self._lock:
+            self._logs.append(str(message))
+
+    # -- called by the worker ------------------------------------------------
+
+    def interrupt(self, reason: JobInterrupt) -> None:
+        """Ask the task to stop: the next progress/checkpoint call raises `reason`."""
+        if self._interrupt is None:
+            self._interrupt = reason
+        if isinstance(reason, JobCancelled):
+            self.cancelled.set()
+
+    @property
+    def interrupted(self) -> JobInterrupt | None:
+        return self._interrupt
+
+    def raise_if_interrupted(self) -> None:
+        if self._interrupt is not None:
+            raise self._interrupt
+
+    @property
+    def last_progress(self) -> Progress | None:
+        return self._progress
+
+    def pending_activity(self) -> Activity | None:
+        with self._lock:
+            logs, self._logs = tuple(self._logs), []
+        progress = self._progress if self._progress_dirty else None
+        self._progress_dirty = False
+        if progress is None and not logs:
+            return None
+        return Activity(self.job_id, self._token, progress, logs)
+
+    def flush(self) -> None:
+        """Write buffered progress and logs now. A store error is logged, not raised:
+        progress is advisory, and the next flush or the final settle carries it."""
+        self._last_flush = time.monotonic()
+        activity = self.pending_activity()
+        if activity is None:
+            return
+        try:
+            lost = self._store.save_activity([activity])
+        except StoreError as exc:
+            log.warning("job %s: progress not saved (%s); will retry", self.job_id, exc)
+            self._progress_dirty = self._progress_dirty or activity.progress is not None
+            with self._lock:
+                self._logs[:0] = activity.logs
+            return
+        if lost:
+            self.interrupt(LeaseLost(f"job {self.job_id}: lease lost; progress refused"))

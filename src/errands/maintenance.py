@@ -1,0 +1,62 @@
+"""Housekeeping that keeps the store honest: rescue expired leases, promote due jobs, prune.
+
+Every worker calls `tick()`; only the one holding the store's leader lease acts,
+so duties run exactly once at a time across processes and hosts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from .job import State
+from .settings import Settings
+from .stores.base import Store
+
+log = logging.getLogger("errands.maintenance")
+
+LEADER_DUTY = "maintenance"
+PRUNE_EVERY = 60.0
+STALE_WORKER = 300.0
+
+
+class Maintenance:
+    def __init__(self, store: Store, owner: str, settings: Settings, interval: float) -> None:
+        self.store = store
+        self.owner = owner
+        self.settings = settings
+        self.interval = interval
+        self.is_leader = False
+        self._next_prune = 0.0
+
+    def tick(self) -> None:
+        """One round of duties, if this worker is (or becomes) the leader."""
+        self.is_leader = self.store.take_leadership(LEADER_DUTY, self.owner, ttl=self.interval * 3)
+        if not self.is_leader:
+            return
+        for rescue in self.store.rescue_expired():
+            if rescue.failed:
+                log.error("job %s failed: its workers kept dying while running it", rescue.job_id)
+            else:
+                log.warning("job %s rescued: its worker stopped renewing the lease; back in the queue", rescue.job_id)
+        self.store.promote_due()
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY
+            self.prune()
+
+    def prune(self) -> int:
+        keep = {
+            State.SUCCEEDED: self.settings.keep_succeeded,
+            State.CANCELLED: self.settings.keep_cancelled,
+            State.FAILED: self.settings.keep_failed,
+        }
+        removed = sum(self.store.prune(state, age) for state, age in keep.items())
+        self.store.forget_workers(older_than=STALE_WORKER)
+        if removed:
+            log.info("pruned %d finished job(s) past their retention", removed)
+        return removed
+
+    def resign(self) -> None:
+        if self.is_leader:
+            self.store.release_leadership(LEADER_DUTY, self.owner)
+            self.is_leader = False

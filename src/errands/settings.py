@@ -1,0 +1,44 @@
+"""Settings of an `Errands` app: one frozen dataclass, read from the environment by default.
+
+Worker settings (queues, concurrency, grace) live in `worker.config`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+from .errors import ConfigError
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Limits and retention. Every field can be set by `ERRANDS_<FIELD>` in the environment."""
+
+    max_args_bytes: int = 1_000_000  # JSON arguments of one job
+    max_result_bytes: int = 1_000_000  # JSON result of one job
+    max_file_bytes: int = 50_000_000  # one result file saved by ctx.save_file
+    keep_succeeded: float = 7 * DAY  # seconds a finished job stays before it is pruned
+    keep_cancelled: float = 7 * DAY
+    keep_failed: float = 30 * DAY
+    lease: float = 30.0  # default lease of a claimed job; renewed every third of it
+    max_worker_losses: int = 3  # a job whose worker died this often fails
+    progress_interval: float = 0.5  # at most one progress write per job per interval
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in fields(cls):
+            raw = env.get(f"ERRANDS_{field.name.upper()}")
+            if raw is None:
+                continue
+            kind = int if field.type == "int" else float
+            try:
+                values[field.name] = kind(raw)
+            except ValueError:
+                raise ConfigError(f"ERRANDS_{field.name.upper()}={raw!r} is not a number") from None
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

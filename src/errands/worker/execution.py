@@ -1,0 +1,148 @@
+"""Runs one job's task and turns how it ended into an `Outcome` for the store.
+
+Policy for the end of a run lives here: success, retry with backoff,
+failure, cancellation, release at shutdown. Claiming and threads do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..context import JobContext
+from ..errors import BadArguments, JobCancelled, JobInterrupt, JobTimeout, LeaseLost, WorkerShutdown
+from ..job import Job, JobError, Outcome, State
+from ..task import Task, retry_delay, to_json
+from .interrupt import raise_in_thread
+
+
+@dataclass(eq=False)
+class Execution:
+    """A job this worker holds: its context and the means to interrupt it."""
+
+    job: Job
+    task: Task | None
+    ctx: JobContext
+    started: float = field(default_factory=time.monotonic)
+    thread_id: int | None = None
+    async_task: asyncio.Task[Any] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    done: bool = False
+    abandoned: bool = False  # released or timed out by the worker; a late outcome is dropped
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def token(self) -> str:
+        return self.job.lease_token or ""
+
+    @property
+    def deadline(self) -> float | None:
+        return None if self.job.timeout is None else self.started + self.job.timeout
+
+    def interrupt(self, reason: JobInterrupt, *, force: bool = False) -> None:
+        """Tell the task to stop: its next progress or checkpoint call raises `reason`.
+        An async task is also cancelled when cancelled or its lease is lost; `force`
+        cancels it, or raises `reason` inside a plain task's thread (timeouts, end of grace)."""
+        self.ctx.interrupt(reason)
+        with self.lock:
+            if self.done:
+                return
+            if self.async_task is not None and self.loop is not None:
+                if force or isinstance(reason, JobCancelled | LeaseLost):
+                    self.loop.call_soon_threadsafe(self.async_task.cancel)
+            elif force and self.thread_id is not None:
+                raise_in_thread(self.thread_id, type(reason))
+
+
+def run_sync(ex: Execution) -> Outcome | None:
+    """Run a plain task in this thread; None when there is nothing to record."""
+    assert ex.task is not None
+    ex.thread_id = threading.get_ident()
+    try:
+        try:
+            value = ex.task.fn(ex.ctx, **ex.job.args)
+        finally:
+            with ex.lock:
+                ex.done = True
+    except BaseException as exc:  # noqa: B036 - the task's own errors, timeouts injected by the worker
+        return ended_with_error(ex, exc)
+    return ended_with_value(ex, value)
+
+
+async def run_async(ex: Execution) -> Outcome | None:
+    """Run an `async def` task on this event loop; None when there is nothing to record."""
+    assert ex.task is not None
+    with ex.lock:
+        ex.async_task, ex.loop = asyncio.current_task(), asyncio.get_running_loop()
+    try:
+        try:
+            async with asyncio.timeout(ex.job.timeout):
+                value = await ex.task.fn(ex.ctx, **ex.job.args)
+        finally:
+            with ex.lock:
+                ex.done = True
+    except TimeoutError as exc:
+        ex.ctx.interrupt(JobTimeout(timeout_message(ex)))
+        return ended_with_error(ex, exc)
+    except BaseException as exc:  # noqa: B036 - includes CancelledError raised by cancel()
+        return ended_with_error(ex, exc)
+    return ended_with_value(ex, value)
+
+
+def timeout_message(ex: Execution) -> str:
+    return f"job {ex.job.id} ran longer than its timeout of {ex.job.timeout:g}s"
+
+
+def ended_with_value(ex: Execution, value: Any) -> Outcome | None:
+    reason = ex.ctx.interrupted
+    if isinstance(reason, JobCancelled):
+        return _outcome(ex, State.CANCELLED)  # the result of a cancelled job is discarded
+    if isinstance(reason, LeaseLost):
+        return None
+    name = ex.task.name if ex.task else ex.job.task
+    try:
+        text = to_json(value, f"the result of task {name!r}", ex.ctx.settings.max_result_bytes)
+    except BadArguments as exc:
+        return _outcome(ex, State.FAILED, error=JobError("ResultNotSerializable", str(exc)))
+    return _outcome(ex, State.SUCCEEDED, result_json=text)
+
+
+def ended_with_error(ex: Execution, exc: BaseException) -> Outcome | None:
+    reason = ex.ctx.interrupted
+    if isinstance(exc, JobInterrupt | asyncio.CancelledError) and reason is not None:
+        exc = reason
+    if isinstance(exc, LeaseLost):
+        return None
+    if isinstance(exc, JobCancelled) or isinstance(reason, JobCancelled):
+        return _outcome(ex, State.CANCELLED)
+    if isinstance(exc, WorkerShutdown):
+        return _outcome(ex, State.QUEUED, released=True)
+    if isinstance(exc, JobTimeout) and not str(exc):
+        exc = JobTimeout(timeout_message(ex))
+    return failure(ex, JobError(error_type(exc), str(exc) or type(exc).__name__, format_traceback(exc)))
+
+
+def failure(ex: Execution, error: JobError) -> Outcome:
+    """Retry with backoff while attempts remain (worker losses do not use them up)."""
+    failures = ex.job.attempt - ex.job.worker_losses
+    if failures < ex.job.max_attempts:
+        backoff = ex.task.options.backoff if ex.task else 2.0
+        return _outcome(ex, State.SCHEDULED, error=error, retry_in=retry_delay(backoff, failures))
+    return _outcome(ex, State.FAILED, error=error)
+
+
+def _outcome(ex: Execution, state: State, **fields: Any) -> Outcome:
+    return Outcome(ex.job.id, ex.token, state, progress=ex.ctx.last_progress, **fields)
+
+
+def error_type(exc: BaseException) -> str:
+    kind = type(exc)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def format_traceback(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))

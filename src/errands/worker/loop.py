@@ -1,0 +1,234 @@
+"""The worker: claims jobs while it has free slots, runs them, and stops gracefully.
+
+Policy lives elsewhere: how a run ends (`execution`), recording outcomes
+(`settle`), timeouts, leases and maintenance (`supervisor`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import secrets
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from ..context import JobContext
+from ..errors import StoreError, UnknownTask, WorkerShutdown
+from ..job import Job, JobError, Outcome, State
+from ..maintenance import Maintenance
+from ..stores.base import WorkerInfo
+from .config import WorkerConfig
+from .execution import Execution, failure, run_async, run_sync
+from .settle import Settler
+from .supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from ..app import Errands
+
+log = logging.getLogger("errands.worker")
+
+
+class Worker:
+    """Runs jobs from the app's store. `run()` blocks until stopped; `start()` runs it
+    in background threads and returns; `stop()` shuts down gracefully from any thread."""
+
+    def __init__(self, app: Errands, config: WorkerConfig) -> None:
+        self.app = app
+        self.config = config
+        self.store = app.store
+        prefix = config.name or f"{socket.gethostname()}-{os.getpid()}"
+        self.id = f"{prefix}-{secrets.token_hex(3)}"
+        self._running: dict[int, Execution] = {}
+        self._lock = threading.Lock()
+        self._slot_freed = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._release_now = threading.Event()
+        self._stopped = threading.Event()
+        self._work: queue.SimpleQueue[Execution | None] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.settler = Settler(self.store, self._settled)
+        self.maintenance = Maintenance(self.store, self.id, app.settings, config.maintenance_interval)
+        self.supervisor = Supervisor(self.store, self.id, self.running, self.maintenance,
+                                     config.heartbeat_interval, app.settings.progress_interval)
+
+    def running(self) -> list[Execution]:
+        with self._lock:
+            return list(self._running.values())
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> Worker:
+        self._thread = threading.Thread(target=self.run, name="errands-worker", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, *, now: bool = False, timeout: float | None = None) -> None:
+        """Stop claiming, let running jobs finish within the grace period, release the
+        rest to the queue with their checkpoints. `now` releases at once."""
+        self.request_stop(now=now)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def request_stop(self, *, now: bool = False) -> None:
+        if now:
+            self._release_now.set()
+        self._stopping.set()
+        with self._lock:
+            self._slot_freed.notify_all()
+
+    def run(self) -> None:
+        self.store.register_worker(WorkerInfo(self.id, socket.gethostname(), os.getpid(),
+                                              self.config.queues, self.config.concurrency))
+        log.info("worker %s started: queues=%s concurrency=%d", self.id,
+                 ",".join(self.config.queues) or "*", self.config.concurrency)
+        threads = [threading.Thread(target=self._pool_thread, name=f"errands-slot-{i}", daemon=True)
+                   for i in range(self.config.concurrency)]
+        for thread in threads:
+            thread.start()
+        self.settler.start()
+        self.supervisor.start()
+        try:
+            self._claim_loop()
+        finally:
+            self._shut_down(threads)
+
+    # -- claiming ---------------------------------------------------------------
+
+    def _claim_loop(self) -> None:
+        watcher = self.store.watch()
+        delay = 0.05
+        try:
+            while not self._stopping.is_set():
+                free = self._wait_for_free_slots()
+                if not free:
+                    continue
+                try:
+                    jobs = self.store.claim(self.id, self.config.queues, free)
+                    delay = 0.05
+                except StoreError as exc:
+                    log.warning("claim failed, retrying in %.2fs: %s", delay, exc)
+                    self._stopping.wait(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                for job in jobs:
+                    self._dispatch(job)
+                if jobs:
+                    continue
+                if self.config.burst and self._idle():
+                    log.info("worker %s: nothing left to do (burst)", self.id)
+                    return
+                watcher.wait(self.config.idle_wait)
+        finally:
+            watcher.close()
+
+    def _wait_for_free_slots(self) -> int:
+        with self._lock:
+            while len(self._running) >= self.config.concurrency and not self._stopping.is_set():
+                self._slot_freed.wait(0.5)
+            return 0 if self._stopping.is_set() else self.config.concurrency - len(self._running)
+
+    def _idle(self) -> bool:
+        with self._lock:
+            busy = bool(self._running)
+        return not busy and self.settler.wait_idle(0)
+
+    # -- running --------------------------------------------------------------------
+
+    def _dispatch(self, job: Job) -> None:
+        task = self.app.tasks.get(job.task)
+        ex = Execution(job, task, JobContext(job, self.store, self.app.settings))
+        with self._lock:
+            self._running[job.id] = ex
+        log.info("job %s %s started (attempt %d)", job.id, job.task, job.attempt)
+        if task is None:
+            exc = UnknownTask(job.task)
+            self._finish(ex, failure(ex, JobError("UnknownTask", str(exc))))
+        elif task.is_async:
+            asyncio.run_coroutine_threadsafe(self._run_async(ex), self._event_loop())
+        else:
+            self._work.put(ex)
+
+    def _pool_thread(self) -> None:
+        while (ex := self._work.get()) is not None:
+            self._finish(ex, run_sync(ex))
+
+    async def _run_async(self, ex: Execution) -> None:
+        self._finish(ex, await run_async(ex))
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="errands-async", daemon=True).start()
+            self._loop = loop
+        return self._loop
+
+    def _finish(self, ex: Execution, outcome: Outcome | None) -> None:
+        activity = ex.ctx.pending_activity()
+        if activity is not None and activity.logs and not ex.abandoned:
+            try:
+                self.store.save_activity([activity])
+            except StoreError as exc:
+                log.warning("job %s: last log lines not saved: %s", ex.job.id, exc)
+        with self._lock:
+            if self._running.get(ex.job.id) is ex:
+                del self._running[ex.job.id]
+            self._slot_freed.notify_all()
+        if outcome is None:
+            log.warning("job %s %s: result discarded (this worker lost its lease)", ex.job.id, ex.job.task)
+        elif not ex.abandoned:
+            self.settler.submit(outcome)
+
+    def _settled(self, outcome: Outcome, accepted: bool) -> None:
+        if not accepted:
+            log.warning("job %s: outcome %s refused: another worker owns the job now", outcome.job_id,
+                        outcome.state.value)
+            return
+        verb = {State.SCHEDULED: "failed, will retry", State.QUEUED: "released to the queue"}.get(
+            outcome.state, outcome.state.value)
+        detail = f": {outcome.error.type}: {outcome.error.message}" if outcome.error else ""
+        level = logging.WARNING if outcome.error else logging.INFO
+        log.log(level, "job %s %s%s", outcome.job_id, verb, detail)
+
+    # -- shutdown ---------------------------------------------------------------------
+
+    def _shut_down(self, threads: list[threading.Thread]) -> None:
+        running = self.running()
+        if running:
+            log.info("worker %s stopping: %d job(s) running, grace %gs", self.id, len(running), self.config.grace)
+        for ex in running:
+            ex.ctx.shutdown.set()
+            ex.interrupt(WorkerShutdown(f"worker {self.id} is shutting down"))
+        deadline = time.monotonic() + self.config.grace
+        with self._lock:
+            while self._running and time.monotonic() < deadline and not self._release_now.is_set():
+                self._slot_freed.wait(0.1)
+        for ex in self.running():
+            self._release(ex)
+        for _ in threads:
+            self._work.put(None)
+        self.settler.wait_idle(10)
+        self.settler.close(5)
+        self.supervisor.stop()
+        self.maintenance.resign()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        try:
+            self.store.deregister_worker(self.id)
+        except StoreError as exc:
+            log.warning("could not deregister worker %s: %s", self.id, exc)
+        self._stopped.set()
+        log.info("worker %s stopped", self.id)
+
+    def _release(self, ex: Execution) -> None:
+        """Hand an unfinished job back to the queue, checkpoint kept; its late outcome is dropped."""
+        ex.abandoned = True
+        ex.interrupt(WorkerShutdown("grace period over"), force=True)
+        with self._lock:
+            self._running.pop(ex.job.id, None)
+        self.settler.submit(Outcome(ex.job.id, ex.token, State.QUEUED, progress=ex.ctx.last_progress,
+                                    released=True))

@@ -1,0 +1,88 @@
+"""Records how runs ended, in batches, and never gives up while the store is down.
+
+One thread drains every outcome that is waiting into one transaction, so a
+worker finishing many short jobs pays one commit for many jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from ..errors import StoreError
+from ..job import Outcome
+from ..stores.base import Store
+
+log = logging.getLogger("errands.worker")
+
+MAX_BATCH = 500
+
+
+class Settler:
+    def __init__(self, store: Store, on_settled: Callable[[Outcome, bool], None]) -> None:
+        self._store = store
+        self._on_settled = on_settled
+        self._queue: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="errands-settle", daemon=True)
+        self._wake = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, outcome: Outcome) -> None:
+        with self._idle:
+            self._pending += 1
+        self._queue.put(outcome)
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every submitted outcome is recorded (or refused)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        self._queue.put(None)
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        closing = False
+        while not closing:
+            first = self._queue.get()
+            batch = [] if first is None else [first]
+            closing = first is None
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    closing = True
+                else:
+                    batch.append(item)
+            if batch:
+                self._record(batch)
+
+    def _record(self, batch: list[Outcome]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                accepted = self._store.settle(batch)
+                break
+            except StoreError as exc:
+                # Keep the outcomes: a lease token makes a retried settle safe.
+                log.warning("could not record %d outcome(s), retrying in %.2fs: %s", len(batch), delay, exc)
+                self._wake.wait(delay)
+                delay = min(delay * 2, 5.0)
+        for outcome, ok in zip(batch, accepted, strict=True):
+            self._on_settled(outcome, ok)
+        with self._idle:
+            self._pending -= len(batch)
+            self._idle.notify_all()

@@ -1,0 +1,106 @@
+"""The worker's clock-driven duties, on one thread: timeouts, progress writes,
+cancel requests, lease renewal and maintenance, each when it falls due.
+
+It only reads the worker's table of running executions and interrupts them;
+it never runs task code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from ..errors import JobCancelled, JobTimeout, LeaseLost, StoreError
+from ..maintenance import Maintenance
+from ..stores.base import Store
+from .execution import Execution, timeout_message
+
+log = logging.getLogger("errands.worker")
+
+TICK = 0.1
+CANCEL_CHECK_EVERY = 1.0
+
+
+class Supervisor:
+    def __init__(self, store: Store, worker_id: str, running: Callable[[], list[Execution]],
+                 maintenance: Maintenance, heartbeat_interval: float | None, progress_interval: float) -> None:
+        self.store = store
+        self.worker_id = worker_id
+        self.running = running
+        self.maintenance = maintenance
+        self.heartbeat_interval = heartbeat_interval
+        self.progress_interval = progress_interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="errands-supervisor", daemon=True)
+        self._due: dict[str, float] = {}
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        duties: list[tuple[str, Callable[[], float], Callable[[list[Execution]], None]]] = [
+            ("timeouts", lambda: TICK, self.enforce_timeouts),
+            ("progress", lambda: self.progress_interval, self.write_progress),
+            ("cancel", lambda: CANCEL_CHECK_EVERY, self.check_cancel_requests),
+            ("heartbeat", self._heartbeat_every, self.renew_leases),
+            ("maintenance", lambda: self.maintenance.interval, lambda _: self.maintenance.tick()),
+        ]
+        while not self._stop.wait(TICK):
+            now = time.monotonic()
+            executions = self.running()
+            for name, every, duty in duties:
+                if now < self._due.get(name, 0.0):
+                    continue
+                self._due[name] = now + every()
+                try:
+                    duty(executions)
+                except StoreError as exc:
+                    log.warning("%s skipped this round: %s", name, exc)
+                except Exception:
+                    log.exception("%s failed this round", name)
+
+    def _heartbeat_every(self) -> float:
+        if self.heartbeat_interval is not None:
+            return self.heartbeat_interval
+        leases = [ex.job.lease_seconds for ex in self.running()]
+        return min(leases, default=self.maintenance.settings.lease) / 3
+
+    def enforce_timeouts(self, executions: list[Execution]) -> None:
+        now = time.monotonic()
+        for ex in executions:
+            deadline = ex.deadline
+            if deadline is not None and now >= deadline and ex.ctx.interrupted is None and ex.task is not None \
+                    and not ex.task.is_async:
+                log.warning("job %s timed out after %gs; stopping it", ex.job.id, ex.job.timeout)
+                ex.interrupt(JobTimeout(timeout_message(ex)), force=True)
+
+    def write_progress(self, executions: list[Execution]) -> None:
+        batch = [a for a in (ex.ctx.pending_activity() for ex in executions) if a is not None]
+        if batch:
+            self._interrupt_lost(executions, self.store.save_activity(batch))
+
+    def _interrupt_lost(self, executions: list[Execution], lost: set[int]) -> None:
+        for ex in executions:
+            if ex.job.id in lost:
+                log.warning("job %s: lease lost (another worker owns it now); stopping this copy", ex.job.id)
+                ex.interrupt(LeaseLost(f"job {ex.job.id}: lease lost"))
+
+    def check_cancel_requests(self, executions: list[Execution]) -> None:
+        if not executions:
+            return
+        for job_id in self.store.cancel_requests(self.worker_id):
+            for ex in executions:
+                if ex.job.id == job_id and ex.ctx.interrupted is None:
+                    log.info("job %s: cancel requested; stopping it", job_id)
+                    ex.interrupt(JobCancelled(f"job {job_id} was cancelled"))
+
+    def renew_leases(self, executions: list[Execution]) -> None:
+        report = self.store.extend_leases(self.worker_id)
+        lost = {ex.job.id for ex in executions if report.held.get(ex.job.id) != ex.token and not ex.done}
+        self._interrupt_lost(executions, lost)
