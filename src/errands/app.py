@@ -7,6 +7,7 @@ Every method is synchronous and safe to call from any thread; each has an
 from __future__ import annotations
 
 import asyncio
+import builtins
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -59,17 +60,28 @@ class Errands:
     def task(self, fn: F, /) -> Task: ...
 
     @overload
-    def task(self, *, name: str | None = None, queue: str = "default", priority: int = 0, retries: int = 0,
-             backoff: Backoff = 2.0, timeout: float | None = None, lease: float | None = None,
-             max_worker_losses: int | None = None, public: bool = False) -> Callable[[F], Task]: ...
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        queue: str = "default",
+        priority: int = 0,
+        retries: int = 0,
+        backoff: Backoff = 2.0,
+        timeout: float | None = None,
+        lease: float | None = None,
+        max_worker_losses: int | None = None,
+        public: bool = False,
+    ) -> Callable[[F], Task]: ...
 
-    def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:  # type: ignore[misc]
         """Register a function as a task: `@app.task` or `@app.task(retries=3, ...)`.
 
         retries: extra attempts after a failure, `backoff` seconds apart, doubling
         (or a callable of the failure count). timeout: seconds before the run fails.
         lease: seconds a worker may go silent before the job is rescued.
         priority: higher runs first. public: may be started over HTTP."""
+
         def register(func: Callable[..., Any]) -> Task:
             name = options.pop("name", None) or f"{func.__module__}.{func.__qualname__}".removeprefix("__main__.")
             if name in self.tasks:
@@ -88,28 +100,63 @@ class Errands:
 
     # -- producing -------------------------------------------------------------
 
-    def enqueue(self, task: str | Task, args: Mapping[str, Any] | None = None, *, delay: float | None = None,
-                run_at: datetime | None = None, priority: int | None = None, queue: str | None = None,
-                unique_key: str | None = None, notify: Mapping[str, Any] | None = None,
-                after: int | None = None) -> Job:
+    def enqueue(
+        self,
+        task: str | Task,
+        args: Mapping[str, Any] | None = None,
+        *,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        unique_key: str | None = None,
+        notify: Mapping[str, Any] | None = None,
+        after: int | None = None,
+    ) -> Job:
         """Store a job and return it at once; it is on disk when this returns.
 
         With `unique_key`, an unfinished job holding the same key is returned
         instead of a new one. With `after`, the job waits for that parent job."""
-        job, _ = self.store.enqueue(self._new_job(task, args, delay, run_at, priority, queue, unique_key,
-                                                  notify, after))
+        job, _ = self.store.enqueue(
+            self._new_job(task, args, delay, run_at, priority, queue, unique_key, notify, after)
+        )
         return job
 
-    def enqueue_many(self, task: str | Task, many_args: Iterable[Mapping[str, Any]], **options: Any) -> list[int]:
+    def enqueue_many(
+        self, task: str | Task, many_args: Iterable[Mapping[str, Any]], **options: Any
+    ) -> builtins.list[int]:
         """Store many jobs of one task in one transaction (all or none); returns their ids."""
-        news = [self._new_job(task, args, **{"delay": None, "run_at": None, "priority": None, "queue": None,
-                                               "unique_key": None, "notify": None, "after": None, **options})
-                for args in many_args]
+        news = [
+            self._new_job(
+                task,
+                args,
+                **{
+                    "delay": None,
+                    "run_at": None,
+                    "priority": None,
+                    "queue": None,
+                    "unique_key": None,
+                    "notify": None,
+                    "after": None,
+                    **options,
+                },
+            )
+            for args in many_args
+        ]
         return self.store.enqueue_many(news)
 
-    def _new_job(self, task: str | Task, args: Mapping[str, Any] | None, delay: float | None,
-                 run_at: datetime | None, priority: int | None, queue: str | None, unique_key: str | None,
-                 notify: Mapping[str, Any] | None, after: int | None) -> NewJob:
+    def _new_job(
+        self,
+        task: str | Task,
+        args: Mapping[str, Any] | None,
+        delay: float | None,
+        run_at: datetime | None,
+        priority: int | None,
+        queue: str | None,
+        unique_key: str | None,
+        notify: Mapping[str, Any] | None,
+        after: int | None,
+    ) -> NewJob:
         spec = task if isinstance(task, Task) else self.get_task(task)
         args = dict(args or {})
         spec.check_args(args)
@@ -144,16 +191,22 @@ class Errands:
         """The job as stored now. Raises JobNotFound."""
         return self.store.get(job_id)
 
-    def list(self, state: State | str | None = None, task: str | None = None, queue: str | None = None,
-             limit: int = 50, cursor: int | None = None) -> list[Job]:
+    def list(
+        self,
+        state: State | str | None = None,
+        task: str | None = None,
+        queue: str | None = None,
+        limit: int = 50,
+        cursor: int | None = None,
+    ) -> builtins.list[Job]:
         """Newest first; pass the last id of a page as `cursor` for the next one."""
         return self.store.list_jobs(State(state) if state else None, task, queue, limit, cursor)
 
-    def events(self, job_id: int, after: int = 0) -> list[JobEvent]:
+    def events(self, job_id: int, after: int = 0) -> builtins.list[JobEvent]:
         """The job's history: state changes, progress, log lines, rescues."""
         return self.store.events(job_id, after)
 
-    def files(self, job_id: int) -> list[JobFile]:
+    def files(self, job_id: int) -> builtins.list[JobFile]:
         return self.store.files(job_id)
 
     def file(self, job_id: int, name: str) -> bytes | None:
@@ -183,8 +236,9 @@ class Errands:
         """Queue a failed or cancelled job again (its checkpoint is kept)."""
         return self.store.retry(job_id)
 
-    def purge(self, older_than: float, states: Iterable[State] = (State.SUCCEEDED, State.FAILED,
-                                                                 State.CANCELLED)) -> int:
+    def purge(
+        self, older_than: float, states: Iterable[State] = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+    ) -> int:
         """Delete finished jobs (with their events and files) older than `older_than` seconds."""
         return sum(self.store.prune(State(s), older_than) for s in states)
 
@@ -211,14 +265,15 @@ class Errands:
     async def enqueue_async(self, task: str | Task, args: Mapping[str, Any] | None = None, **options: Any) -> Job:
         return await self._in_thread(self.enqueue, task, args, **options)
 
-    async def enqueue_many_async(self, task: str | Task, many_args: Iterable[Mapping[str, Any]],
-                                 **options: Any) -> list[int]:
+    async def enqueue_many_async(
+        self, task: str | Task, many_args: Iterable[Mapping[str, Any]], **options: Any
+    ) -> builtins.list[int]:
         return await self._in_thread(self.enqueue_many, task, list(many_args), **options)
 
     async def get_async(self, job_id: int) -> Job:
         return await self._in_thread(self.get, job_id)
 
-    async def list_async(self, **filters: Any) -> list[Job]:
+    async def list_async(self, **filters: Any) -> builtins.list[Job]:
         return await self._in_thread(self.list, **filters)
 
     async def cancel_async(self, job_id: int) -> Job:

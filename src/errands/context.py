@@ -80,7 +80,9 @@ class JobContext:
         if not name or "/" in name or name in (".", ".."):
             raise BadArguments(f"file name {name!r}: give a plain name like 'export.csv'")
         if len(data) > self.settings.max_file_bytes:
-            raise BadArguments(f"file {name!r} is {len(data):,} bytes, over the limit of {self.settings.max_file_bytes:,}")
+            raise BadArguments(
+                f"file {name!r} is {len(data):,} bytes, over the limit of {self.settings.max_file_bytes:,}"
+            )
         kind = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         if not self._store.save_file(self.job_id, self._token, name, kind, data):
             self.interrupt(LeaseLost(f"job {self.job_id}: lease lost; file {name!r} refused"))

@@ -1,20 +1,20 @@
 """Every exception errands raises on purpose, each with a message a user can act on.
 
-    ErrandsError
-    ├── ConfigError            bad store URL, unwritable database path, bad settings
-    ├── TaskError
-    │   ├── UnknownTask        no task registered under that name
-    │   └── BadArguments       args that do not fit the task, are not JSON, or are too large
-    ├── JobNotFound            no job with that id
-    ├── InvalidTransition      e.g. retrying a job that is still running
-    ├── StoreError             the store refused or failed a write
-    │   └── StoreBusy          the database stayed locked longer than the busy timeout
-    ├── WaitTimeout            app.wait() gave up before the job finished
-    └── JobInterrupt           raised inside a task to stop it (never stored as a failure)
-        ├── JobCancelled       someone cancelled the running job
-        ├── JobTimeout         the job ran past its timeout
-        ├── LeaseLost          another worker owns the job now; this copy must stop
-        └── WorkerShutdown     the worker is stopping; the job goes back to the queue
+ErrandsError
+├── ConfigError            bad store URL, unwritable database path, bad settings
+├── TaskError
+│   ├── UnknownTask        no task registered under that name
+│   └── BadArguments       args that do not fit the task, are not JSON, or are too large
+├── JobNotFound            no job with that id
+├── InvalidTransition      e.g. retrying a job that is still running
+├── StoreError             the store refused or failed a write
+│   └── StoreBusy          the database stayed locked longer than the busy timeout
+├── WaitTimeout            app.wait() gave up before the job finished
+└── JobInterrupt           raised inside a task to stop it (never stored as a failure)
+    ├── JobCancelled       someone cancelled the running job
+    ├── JobTimeout         the job ran past its timeout
+    ├── LeaseLost          another worker owns the job now; this copy must stop
+    └── WorkerShutdown     the worker is stopping; the job goes back to the queue
 """
 
 from __future__ import annotations

@@ -112,6 +112,42 @@ class Job:
     def finished(self) -> bool:
         return self.state in FINISHED
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view for scripts and the HTTP API (times in ISO 8601, UTC)."""
+
+        def iso(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat()
+
+        return {
+            "id": self.id,
+            "task": self.task,
+            "queue": self.queue,
+            "priority": self.priority,
+            "state": self.state.value,
+            "args": self.args,
+            "attempt": self.attempt,
+            "max_attempts": self.max_attempts,
+            "worker_losses": self.worker_losses,
+            "progress": {
+                "current": self.progress.current,
+                "total": self.progress.total,
+                "message": self.progress.message,
+                "fraction": self.progress.fraction,
+            },
+            "result": self.result,
+            "error": None
+            if self.error is None
+            else {"type": self.error.type, "message": self.error.message, "traceback": self.error.traceback},
+            "checkpoint": self.checkpoint,
+            "cancel_requested": self.cancel_requested,
+            "unique_key": self.unique_key,
+            "parent_id": self.parent_id,
+            "run_at": iso(self.run_at),
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class JobEvent:

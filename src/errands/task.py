@@ -26,7 +26,8 @@ def retry_delay(backoff: Backoff, failures: int) -> float:
     """Seconds before retry number `failures` (1-based): exponential with ±25% jitter,
     capped at an hour; a callable backoff decides alone."""
     if callable(backoff):
-        return max(0.0, float(backoff(failures)))
+        delay: float = backoff(failures)
+        return max(0.0, float(delay))
     delay = min(MAX_BACKOFF, backoff * 2 ** (failures - 1))
     return delay * random.uniform(0.75, 1.25)
 

@@ -8,12 +8,13 @@ from .base import Store
 DEFAULT_URL = "sqlite:///errands.db"
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open the store a URL names; with `migrate`, pending migrations are applied first."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "sqlite":
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(url)
+        return SQLiteStore(url, migrate=migrate)
     if scheme in ("postgres", "postgresql"):
         raise ConfigError(f"{url!r}: the PostgreSQL store is not built yet; use sqlite:///path/to/file.db")
     raise ConfigError(f"unknown store URL {url!r}: use sqlite:///path/to/file.db")

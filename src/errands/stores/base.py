@@ -39,6 +39,10 @@ class ChangeWatcher(Protocol):
         """Block until another connection may have changed the store, or timeout."""
         ...
 
+    def poke(self) -> None:
+        """Wake a waiting thread from this process."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -164,7 +168,10 @@ class Store(abc.ABC):
                 rows = tx.rows("claim", worker_id=worker_id, queues=json.dumps(list(queues)), limit=limit, now=tx.now)
             else:
                 rows = tx.rows("claim_any_queue", worker_id=worker_id, limit=limit, now=tx.now)
-            self._insert_events(tx, [event(r["id"], "state", State.RUNNING, {"attempt": r["attempt"], "worker": worker_id}) for r in rows])
+            self._insert_events(
+                tx,
+                [event(r["id"], "state", State.RUNNING, {"attempt": r["attempt"], "worker": worker_id}) for r in rows],
+            )
         jobs = [job_from_row(r) for r in rows]
         jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
         return jobs
@@ -195,9 +202,23 @@ class Store(abc.ABC):
                     continue
                 if item.progress is not None:
                     p = item.progress
-                    tx.run("save_progress", job_id=item.job_id, lease_token=item.lease_token, now=tx.now,
-                           current=p.current, total=p.total, message=p.message)
-                    events.append(event(item.job_id, "progress", None, {"current": p.current, "total": p.total, "message": p.message}))
+                    tx.run(
+                        "save_progress",
+                        job_id=item.job_id,
+                        lease_token=item.lease_token,
+                        now=tx.now,
+                        current=p.current,
+                        total=p.total,
+                        message=p.message,
+                    )
+                    events.append(
+                        event(
+                            item.job_id,
+                            "progress",
+                            None,
+                            {"current": p.current, "total": p.total, "message": p.message},
+                        )
+                    )
                 events.extend(event(item.job_id, "log", None, {"message": line}) for line in item.logs)
             self._insert_events(tx, events)
         return lost
@@ -205,7 +226,9 @@ class Store(abc.ABC):
     def save_checkpoint(self, job_id: int, lease_token: str, checkpoint_json: str) -> bool:
         """Record resumable state; False when the lease was lost (nothing written)."""
         with self.transaction() as tx:
-            changed = tx.run("save_checkpoint", job_id=job_id, lease_token=lease_token, checkpoint=checkpoint_json, now=tx.now)
+            changed = tx.run(
+                "save_checkpoint", job_id=job_id, lease_token=lease_token, checkpoint=checkpoint_json, now=tx.now
+            )
             if changed:
                 self._insert_events(tx, [event(job_id, "checkpoint")])
         return bool(changed)
@@ -215,7 +238,15 @@ class Store(abc.ABC):
         with self.transaction() as tx:
             if not tx.rows("holds_lease", job_id=job_id, lease_token=lease_token):
                 return False
-            tx.run("upsert_file", job_id=job_id, name=name, content_type=content_type, size=len(data), data=data, now=tx.now)
+            tx.run(
+                "upsert_file",
+                job_id=job_id,
+                name=name,
+                content_type=content_type,
+                size=len(data),
+                data=data,
+                now=tx.now,
+            )
             self._insert_events(tx, [event(job_id, "file", None, {"name": name, "size": len(data)})])
         return True
 
@@ -231,13 +262,21 @@ class Store(abc.ABC):
                 err = o.error
                 changed = tx.run(
                     "settle",
-                    job_id=o.job_id, lease_token=o.lease_token, state=o.state.value, result=o.result_json,
+                    job_id=o.job_id,
+                    lease_token=o.lease_token,
+                    state=o.state.value,
+                    result=o.result_json,
                     finished_at=tx.now if finished else None,
                     run_at=None if o.retry_in is None else tx.now + o.retry_in,
-                    error_type=err.type if err else None, error_message=err.message if err else None,
+                    error_type=err.type if err else None,
+                    error_message=err.message if err else None,
                     error_traceback=err.traceback if err else None,
-                    current=p.current, total=p.total, message=p.message, worker_lost=int(o.worker_lost),
-                    released=int(o.released), now=tx.now,
+                    current=p.current,
+                    total=p.total,
+                    message=p.message,
+                    worker_lost=int(o.worker_lost),
+                    released=int(o.released),
+                    now=tx.now,
                 )
                 accepted.append(bool(changed))
                 if changed:
@@ -250,8 +289,15 @@ class Store(abc.ABC):
 
     def register_worker(self, info: WorkerInfo) -> None:
         with self.transaction() as tx:
-            tx.run("upsert_worker", id=info.id, host=info.host, pid=info.pid, queues=json.dumps(list(info.queues)),
-                   concurrency=info.concurrency, now=tx.now)
+            tx.run(
+                "upsert_worker",
+                id=info.id,
+                host=info.host,
+                pid=info.pid,
+                queues=json.dumps(list(info.queues)),
+                concurrency=info.concurrency,
+                now=tx.now,
+            )
 
     def deregister_worker(self, worker_id: str) -> None:
         with self.transaction() as tx:
@@ -265,8 +311,18 @@ class Store(abc.ABC):
     def workers(self) -> list[WorkerInfo]:
         with self.read() as tx:
             rows = tx.rows("select_workers")
-        return [WorkerInfo(r["id"], r["host"], r["pid"], tuple(json.loads(r["queues"])), r["concurrency"],
-                           r["started_at"], r["last_seen"]) for r in rows]
+        return [
+            WorkerInfo(
+                r["id"],
+                r["host"],
+                r["pid"],
+                tuple(json.loads(r["queues"])),
+                r["concurrency"],
+                r["started_at"],
+                r["last_seen"],
+            )
+            for r in rows
+        ]
 
     # -- maintenance ------------------------------------------------------------
 
@@ -288,7 +344,9 @@ class Store(abc.ABC):
             for r in tx.rows("expired_leases", now=tx.now):
                 losses = r["worker_losses"] + 1
                 if losses >= r["max_worker_losses"]:
-                    message = f"its worker died {losses} times while running it (max_worker_losses={r['max_worker_losses']})"
+                    message = (
+                        f"its worker died {losses} times while running it (max_worker_losses={r['max_worker_losses']})"
+                    )
                     if tx.run("fail_lost", job_id=r["id"], lease_token=r["lease_token"], message=message, now=tx.now):
                         events.append(event(r["id"], "state", State.FAILED, {"error": message, "type": "WorkerLost"}))
                         rescued.append(Rescue(r["id"], True))
@@ -312,7 +370,10 @@ class Store(abc.ABC):
         total = 0
         while True:
             with self.transaction() as tx:
-                ids = [r["id"] for r in tx.rows("select_prunable", state=state.value, before=tx.now - older_than, limit=batch)]
+                ids = [
+                    r["id"]
+                    for r in tx.rows("select_prunable", state=state.value, before=tx.now - older_than, limit=batch)
+                ]
                 if ids:
                     encoded = json.dumps(ids)
                     for query in ("delete_job_events", "delete_job_files", "delete_jobs"):
@@ -340,7 +401,9 @@ class Store(abc.ABC):
                 self._insert_events(tx, [event(job_id, "state", State.QUEUED, {"reason": "retried"})])
             else:
                 job = self._get(tx, job_id)
-                raise InvalidTransition(f"job {job_id} is {job.state.value}; only failed or cancelled jobs can be retried")
+                raise InvalidTransition(
+                    f"job {job_id} is {job.state.value}; only failed or cancelled jobs can be retried"
+                )
         return self.get(job_id)
 
     # -- read -------------------------------------------------------------------------
@@ -359,12 +422,19 @@ class Store(abc.ABC):
             raise JobNotFound(job_id)
         return job_from_row(rows[0])
 
-    def list_jobs(self, state: State | None = None, task: str | None = None, queue: str | None = None,
-                  limit: int = 50, cursor: int | None = None) -> list[Job]:
+    def list_jobs(
+        self,
+        state: State | None = None,
+        task: str | None = None,
+        queue: str | None = None,
+        limit: int = 50,
+        cursor: int | None = None,
+    ) -> list[Job]:
         """Newest first. Pass the last id of a page as `cursor` for the next page."""
         with self.read() as tx:
-            rows = tx.rows("select_jobs", state=state.value if state else None, task=task, queue=queue,
-                           cursor=cursor, limit=limit)
+            rows = tx.rows(
+                "select_jobs", state=state.value if state else None, task=task, queue=queue, cursor=cursor, limit=limit
+            )
         return [job_from_row(r) for r in rows]
 
     def counts(self) -> dict[str, dict[str, int]]:
@@ -396,4 +466,4 @@ class Store(abc.ABC):
 
 def chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

@@ -30,7 +30,9 @@ def translate_error(exc: sqlite3.Error, path: str) -> StoreError:
     """A message a user can act on, for the SQLite errors that reach them."""
     text = str(exc)
     if "locked" in text or "busy" in text:
-        return StoreBusy(f"the database {path} stayed locked by another process longer than the busy timeout; try again")
+        return StoreBusy(
+            f"the database {path} stayed locked by another process longer than the busy timeout; try again"
+        )
     if "readonly" in text:
         return StoreError(f"the database {path} is read-only: check the file's and its folder's permissions")
     if "full" in text:
@@ -98,8 +100,10 @@ class SQLiteStore(Store):
         parts = urlsplit(url)
         raw_path = url.split("://", 1)[1].split("?", 1)[0]
         if not raw_path or raw_path in ("/:memory:", ":memory:", "/"):
-            raise ConfigError(f"{url!r}: give a database file, e.g. sqlite:///errands.db (workers in other "
-                              "processes cannot share an in-memory database)")
+            raise ConfigError(
+                f"{url!r}: give a database file, e.g. sqlite:///errands.db (workers in other "
+                "processes cannot share an in-memory database)"
+            )
         self.path = raw_path[1:] if raw_path.startswith("/") else raw_path
         options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         self.synchronous = options.pop("synchronous", "full").lower()
@@ -130,8 +134,7 @@ class SQLiteStore(Store):
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
@@ -179,15 +182,18 @@ class SQLiteStore(Store):
         applied_now = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
             done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
             for migration in load_migrations("sqlite"):
                 if migration.version in done:
                     continue
                 for statement in split_statements(migration.sql):
                     conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                             (migration.version, migration.name, self._clock()))
+                conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", (migration.version, migration.name, self._clock())
+                )
                 applied_now.append(migration.version)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:

@@ -11,7 +11,7 @@ import ctypes
 
 def raise_in_thread(thread_id: int, exc_type: type[BaseException]) -> bool:
     """Schedule `exc_type` to be raised in the thread; False if no such thread."""
-    changed = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc_type))
+    changed: int = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc_type))
     if changed > 1:  # more than one thread touched: undo, as the C API asks
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
         return False

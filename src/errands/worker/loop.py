@@ -20,7 +20,7 @@ from ..context import JobContext
 from ..errors import StoreError, UnknownTask, WorkerShutdown
 from ..job import Job, JobError, Outcome, State
 from ..maintenance import Maintenance
-from ..stores.base import WorkerInfo
+from ..stores.base import ChangeWatcher, WorkerInfo
 from .config import WorkerConfig
 from .execution import Execution, failure, run_async, run_sync
 from .settle import Settler
@@ -51,10 +51,17 @@ class Worker:
         self._work: queue.SimpleQueue[Execution | None] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._watcher: ChangeWatcher | None = None
         self.settler = Settler(self.store, self._settled)
         self.maintenance = Maintenance(self.store, self.id, app.settings, config.maintenance_interval)
-        self.supervisor = Supervisor(self.store, self.id, self.running, self.maintenance,
-                                     config.heartbeat_interval, app.settings.progress_interval)
+        self.supervisor = Supervisor(
+            self.store,
+            self.id,
+            self.running,
+            self.maintenance,
+            config.heartbeat_interval,
+            app.settings.progress_interval,
+        )
 
     def running(self) -> list[Execution]:
         with self._lock:
@@ -78,16 +85,25 @@ class Worker:
         if now:
             self._release_now.set()
         self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.poke()
         with self._lock:
             self._slot_freed.notify_all()
 
     def run(self) -> None:
-        self.store.register_worker(WorkerInfo(self.id, socket.gethostname(), os.getpid(),
-                                              self.config.queues, self.config.concurrency))
-        log.info("worker %s started: queues=%s concurrency=%d", self.id,
-                 ",".join(self.config.queues) or "*", self.config.concurrency)
-        threads = [threading.Thread(target=self._pool_thread, name=f"errands-slot-{i}", daemon=True)
-                   for i in range(self.config.concurrency)]
+        self.store.register_worker(
+            WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.config.queues, self.config.concurrency)
+        )
+        log.info(
+            "worker %s started: queues=%s concurrency=%d",
+            self.id,
+            ",".join(self.config.queues) or "*",
+            self.config.concurrency,
+        )
+        threads = [
+            threading.Thread(target=self._pool_thread, name=f"errands-slot-{i}", daemon=True)
+            for i in range(self.config.concurrency)
+        ]
         for thread in threads:
             thread.start()
         self.settler.start()
@@ -100,7 +116,7 @@ class Worker:
     # -- claiming ---------------------------------------------------------------
 
     def _claim_loop(self) -> None:
-        watcher = self.store.watch()
+        watcher = self._watcher = self.store.watch()
         delay = 0.05
         try:
             while not self._stopping.is_set():
@@ -185,11 +201,13 @@ class Worker:
 
     def _settled(self, outcome: Outcome, accepted: bool) -> None:
         if not accepted:
-            log.warning("job %s: outcome %s refused: another worker owns the job now", outcome.job_id,
-                        outcome.state.value)
+            log.warning(
+                "job %s: outcome %s refused: another worker owns the job now", outcome.job_id, outcome.state.value
+            )
             return
         verb = {State.SCHEDULED: "failed, will retry", State.QUEUED: "released to the queue"}.get(
-            outcome.state, outcome.state.value)
+            outcome.state, outcome.state.value
+        )
         detail = f": {outcome.error.type}: {outcome.error.message}" if outcome.error else ""
         level = logging.WARNING if outcome.error else logging.INFO
         log.log(level, "job %s %s%s", outcome.job_id, verb, detail)
@@ -230,5 +248,4 @@ class Worker:
         ex.interrupt(WorkerShutdown("grace period over"), force=True)
         with self._lock:
             self._running.pop(ex.job.id, None)
-        self.settler.submit(Outcome(ex.job.id, ex.token, State.QUEUED, progress=ex.ctx.last_progress,
-                                    released=True))
+        self.settler.submit(Outcome(ex.job.id, ex.token, State.QUEUED, progress=ex.ctx.last_progress, released=True))

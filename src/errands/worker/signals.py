@@ -23,8 +23,9 @@ def stop_on_signals(worker: Worker) -> Iterator[None]:
         received += 1
         name = signal.Signals(signum).name
         if received == 1:
-            log.info("%s received: finishing running jobs (grace %gs); again to release them now",
-                     name, worker.config.grace)
+            log.info(
+                "%s received: finishing running jobs (grace %gs); again to release them now", name, worker.config.grace
+            )
             worker.request_stop()
         else:
             log.info("%s received again: releasing running jobs now", name)

@@ -24,8 +24,15 @@ CANCEL_CHECK_EVERY = 1.0
 
 
 class Supervisor:
-    def __init__(self, store: Store, worker_id: str, running: Callable[[], list[Execution]],
-                 maintenance: Maintenance, heartbeat_interval: float | None, progress_interval: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        worker_id: str,
+        running: Callable[[], list[Execution]],
+        maintenance: Maintenance,
+        heartbeat_interval: float | None,
+        progress_interval: float,
+    ) -> None:
         self.store = store
         self.worker_id = worker_id
         self.running = running
@@ -75,8 +82,13 @@ class Supervisor:
         now = time.monotonic()
         for ex in executions:
             deadline = ex.deadline
-            if deadline is not None and now >= deadline and ex.ctx.interrupted is None and ex.task is not None \
-                    and not ex.task.is_async:
+            if (
+                deadline is not None
+                and now >= deadline
+                and ex.ctx.interrupted is None
+                and ex.task is not None
+                and not ex.task.is_async
+            ):
                 log.warning("job %s timed out after %gs; stopping it", ex.job.id, ex.job.timeout)
                 ex.interrupt(JobTimeout(timeout_message(ex)), force=True)
 

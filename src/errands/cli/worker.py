@@ -1,0 +1,53 @@
+"""`errands worker`: run a worker in the foreground until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from ..worker import WorkerConfig
+from ..worker.signals import stop_on_signals
+from .loading import load_app
+
+
+@click.command()
+@click.option(
+    "--app",
+    "app_ref",
+    envvar="ERRANDS_APP",
+    required=True,
+    metavar="MODULE:ATTR",
+    help="Your Errands app, e.g. myproject.jobs:app (or ERRANDS_APP).",
+)
+@click.option("--queues", default="", help="Comma-separated queues to serve; default all.")
+@click.option(
+    "--concurrency", "-c", type=click.IntRange(1, 1000), default=10, show_default=True, help="Jobs running at once."
+)
+@click.option("--burst", is_flag=True, help="Exit once nothing is left to run.")
+@click.option(
+    "--grace",
+    type=click.FloatRange(0),
+    default=25.0,
+    show_default=True,
+    help="Seconds running jobs get to finish at shutdown before they are released.",
+)
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
+)
+def worker(app_ref: str, queues: str, concurrency: int, burst: bool, grace: float, log_level: str) -> None:
+    """Run jobs. SIGTERM/SIGINT stop it gracefully; a second signal releases running jobs at once."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    app = load_app(app_ref)
+    config = WorkerConfig(
+        queues=tuple(q.strip() for q in queues.split(",") if q.strip()),
+        concurrency=concurrency,
+        burst=burst,
+        grace=grace,
+    )
+    runner = app.worker(config)
+    with stop_on_signals(runner):
+        runner.run()
+
+
+COMMANDS = [worker]
