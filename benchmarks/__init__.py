@@ -1,0 +1,1 @@
+"""Benchmarks comparing errands with huey's SqliteHuey; run `python benchmarks/run.py`."""
