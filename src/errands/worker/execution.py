@@ -78,17 +78,17 @@ async def run_async(ex: Execution) -> Outcome | None:
     assert ex.task is not None
     with ex.lock:
         ex.async_task, ex.loop = asyncio.current_task(), asyncio.get_running_loop()
+    scope = asyncio.timeout(ex.job.timeout)
     try:
         try:
-            async with asyncio.timeout(ex.job.timeout):
+            async with scope:
                 value = await ex.task.fn(ex.ctx, **ex.job.args)
         finally:
             with ex.lock:
                 ex.done = True
-    except TimeoutError as exc:
-        ex.ctx.interrupt(JobTimeout(timeout_message(ex)))
-        return ended_with_error(ex, exc)
     except BaseException as exc:  # noqa: B036 - includes CancelledError raised by cancel()
+        if isinstance(exc, TimeoutError) and scope.expired():  # ours, not a timeout inside the task
+            exc = JobTimeout(timeout_message(ex))
         return ended_with_error(ex, exc)
     return ended_with_value(ex, value)
 
