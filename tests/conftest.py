@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -82,14 +83,27 @@ def drain(app: Errands, **config: Any) -> None:
 
 
 def errands_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
-                check: bool = False) -> subprocess.CompletedProcess[str]:
+                cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """Run the real `errands` command in a child process."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "errands", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, check=check, cwd=ROOT)
+                          env=full_env, timeout=timeout, cwd=cwd)
 
 
-def spawn_worker(app_ref: str, url: str, *args: str) -> subprocess.Popen[str]:
+class WorkerProcess(subprocess.Popen[bytes]):
+    """A real `errands worker` process whose output goes to a file (a pipe could fill and block it)."""
+
+    log_path: Path
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+
+def spawn_worker(app_ref: str, url: str, *args: str) -> WorkerProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ERRANDS_URL": url}
-    return subprocess.Popen([sys.executable, "-m", "errands", "worker", "--app", app_ref, *args],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tempfile.NamedTemporaryFile(prefix="errands-worker-", suffix=".log", delete=False)
+    proc = WorkerProcess([sys.executable, "-m", "errands", "worker", "--app", app_ref, *args],
+                         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = Path(log.name)
+    log.close()
+    return proc

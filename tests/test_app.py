@@ -52,11 +52,11 @@ def test_enqueue_options_override_defaults(app: Errands) -> None:
     assert later.state is State.SCHEDULED
 
 
-def test_default_task_name_is_module_and_function(app: Errands) -> None:
+def test_default_task_name_is_the_function_name(app: Errands) -> None:
     @app.task
     def hello(ctx: JobContext) -> None: ...
 
-    assert hello.name == "tests.test_app.test_default_task_name_is_module_and_function.<locals>.hello"
+    assert hello.name == "test_default_task_name_is_the_function_name.<locals>.hello"
     with pytest.raises(ValueError, match="already registered"):
         app.task(name=hello.name)(lambda ctx: None)
 

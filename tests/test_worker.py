@@ -7,8 +7,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from errands import Errands, JobCancelled, JobContext, Settings, State, WorkerConfig
 from errands.job import NewJob
 from tests.conftest import drain, wait_until

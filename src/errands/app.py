@@ -83,7 +83,9 @@ class Errands:
         priority: higher runs first. public: may be started over HTTP."""
 
         def register(func: Callable[..., Any]) -> Task:
-            name = options.pop("name", None) or f"{func.__module__}.{func.__qualname__}".removeprefix("__main__.")
+            # The bare function name by default: the same whether the module runs as
+            # __main__ (a script enqueues) or is imported by name (the worker runs).
+            name = options.pop("name", None) or func.__qualname__
             if name in self.tasks:
                 raise ValueError(f"a task named {name!r} is already registered")
             task = Task(self, func, TaskOptions(name=name, **options))

@@ -136,8 +136,8 @@ def test_writes_with_a_lost_lease_are_refused(store: Store) -> None:
     store.settle([Outcome(job.id, token, State.SUCCEEDED, result_json="1")])
     assert not store.save_checkpoint(job.id, token, "{}")
     assert not store.save_file(job.id, token, "a.txt", "text/plain", b"x")
-    from errands.stores.base import Activity
     from errands.job import Progress
+    from errands.stores.base import Activity
 
     assert store.save_activity([Activity(job.id, token, Progress(1, 2, "m"))]) == {job.id}
 

@@ -152,13 +152,18 @@ def list_jobs(
 @app_options
 def cancel(job_id: int, app_ref: str | None, url: str | None) -> None:
     """Cancel a job: at once if it waits, at its worker's next check if it runs."""
-    job = resolve(app_ref, url).cancel(job_id)
+    app = resolve(app_ref, url)
+    before = app.get(job_id)
+    if before.finished:
+        click.echo(f"job {job_id} already {before.state.value}; nothing to cancel")
+        return
+    job = app.cancel(job_id)
     if job.state is State.CANCELLED:
         click.echo(f"job {job_id} cancelled")
     elif job.cancel_requested:
         click.echo(f"job {job_id} is running; cancel requested, its worker will stop it")
     else:
-        click.echo(f"job {job_id} already {job.state.value}; nothing to cancel")
+        click.echo(f"job {job_id} is {job.state.value}; it finished before the cancel arrived")
 
 
 @click.command()

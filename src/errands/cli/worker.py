@@ -24,7 +24,7 @@ from .loading import load_app
 @click.option(
     "--concurrency", "-c", type=click.IntRange(1, 1000), default=10, show_default=True, help="Jobs running at once."
 )
-@click.option("--burst", is_flag=True, help="Exit once nothing is left to run.")
+@click.option("--burst", is_flag=True, help="Exit when nothing is ready or running and no failed job awaits a retry.")
 @click.option(
     "--grace",
     type=click.FloatRange(0),

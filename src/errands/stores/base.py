@@ -176,6 +176,12 @@ class Store(abc.ABC):
         jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
         return jobs
 
+    def count_retrying(self, queues: Sequence[str] | None) -> int:
+        """How many failed jobs wait for a retry (a burst worker stays for them)."""
+        with self.read() as tx:
+            rows = tx.rows("count_retrying", queues=json.dumps(list(queues)) if queues else None)
+        return int(rows[0]["n"])
+
     def extend_leases(self, worker_id: str) -> LeaseReport:
         """Renew every lease the worker holds, in one statement."""
         with self.transaction() as tx:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class WorkerConfig:
     queues: tuple[str, ...] = ()  # empty: every queue
     concurrency: int = 10  # jobs running at once (threads for plain tasks, one event loop for async ones)
-    burst: bool = False  # exit once nothing is left to claim and nothing runs
+    burst: bool = False  # exit once nothing is ready, nothing runs here and no failed job awaits its retry
     grace: float = 25.0  # seconds running jobs get to finish at shutdown before they are released
     maintenance_interval: float = 5.0  # rescue, promotion and pruning; a lost job is rescued within lease + this
     heartbeat_interval: float | None = None  # lease renewal; default a third of the shortest running lease

@@ -149,9 +149,10 @@ class Worker:
             return 0 if self._stopping.is_set() else self.config.concurrency - len(self._running)
 
     def _idle(self) -> bool:
+        """Nothing runs here, every outcome is recorded, and no failed job awaits its retry."""
         with self._lock:
             busy = bool(self._running)
-        return not busy and self.settler.wait_idle(0)
+        return not busy and self.settler.wait_idle(0) and not self.store.count_retrying(self.config.queues)
 
     # -- running --------------------------------------------------------------------
 

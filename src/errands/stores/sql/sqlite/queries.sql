@@ -42,6 +42,11 @@ WHERE id IN (
 )
 RETURNING *;
 
+-- count_retrying: failed jobs waiting out their retry backoff, in the given queues (NULL: all)
+SELECT count(*) AS n FROM jobs
+WHERE state = 'scheduled' AND attempt > 0
+  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)));
+
 -- extend_leases: renew every lease a worker holds in one statement; reports cancellations
 UPDATE jobs SET lease_expires_at = :now + lease_seconds
 WHERE state = 'running' AND lease_owner = :worker_id
