@@ -10,6 +10,7 @@ import logging
 import mimetypes
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,13 +64,28 @@ class JobContext:
 
     def save_checkpoint(self, state: Any) -> None:
         """Durably record resumable state; a later attempt finds it in `ctx.checkpoint`.
-        Raises LeaseLost when another worker owns the job now."""
+        A store blip is retried; raises LeaseLost when another worker owns the job now."""
         self.raise_if_interrupted()
         text = to_json(state, "a checkpoint", self.settings.max_result_bytes)
-        if not self._store.save_checkpoint(self.job_id, self._token, text):
+        if not self._persist(lambda: self._store.save_checkpoint(self.job_id, self._token, text)):
             self.interrupt(LeaseLost(f"job {self.job_id}: lease lost; checkpoint refused"))
             self.raise_if_interrupted()
         self.checkpoint = state
+
+    def _persist(self, write: Callable[[], bool]) -> bool:
+        """Run a fenced write, retrying store errors with backoff for as long as the lease
+        could still be ours; past that the job is presumed taken over (False)."""
+        give_up = time.monotonic() + self.job.lease_seconds
+        delay = 0.05
+        while True:
+            try:
+                return write()
+            except StoreError as exc:
+                if time.monotonic() + delay > give_up:
+                    return False
+                log.warning("job %s: store write failed, retrying in %.2fs: %s", self.job_id, delay, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def save_file(self, name: str, data: bytes | str | Path, content_type: str | None = None) -> None:
         """Store a result file (bytes, text, or the path of a file to read)."""
@@ -84,7 +100,7 @@ class JobContext:
                 f"file {name!r} is {len(data):,} bytes, over the limit of {self.settings.max_file_bytes:,}"
             )
         kind = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        if not self._store.save_file(self.job_id, self._token, name, kind, data):
+        if not self._persist(lambda: self._store.save_file(self.job_id, self._token, name, kind, bytes(data))):
             self.interrupt(LeaseLost(f"job {self.job_id}: lease lost; file {name!r} refused"))
             self.raise_if_interrupted()
 

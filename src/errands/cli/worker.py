@@ -33,9 +33,24 @@ from .loading import load_app
     help="Seconds running jobs get to finish at shutdown before they are released.",
 )
 @click.option(
+    "--maintenance-interval",
+    type=click.FloatRange(0.05),
+    default=5.0,
+    show_default=True,
+    help="Seconds between rescue/promotion rounds; a dead worker's jobs are rescued within lease + this.",
+)
+@click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
 )
-def worker(app_ref: str, queues: str, concurrency: int, burst: bool, grace: float, log_level: str) -> None:
+def worker(
+    app_ref: str,
+    queues: str,
+    concurrency: int,
+    burst: bool,
+    grace: float,
+    maintenance_interval: float,
+    log_level: str,
+) -> None:
     """Run jobs. SIGTERM/SIGINT stop it gracefully; a second signal releases running jobs at once."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     app = load_app(app_ref)
@@ -44,6 +59,7 @@ def worker(app_ref: str, queues: str, concurrency: int, burst: bool, grace: floa
         concurrency=concurrency,
         burst=burst,
         grace=grace,
+        maintenance_interval=maintenance_interval,
     )
     runner = app.worker(config)
     with stop_on_signals(runner):

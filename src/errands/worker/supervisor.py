@@ -41,7 +41,7 @@ class Supervisor:
         self.progress_interval = progress_interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="errands-supervisor", daemon=True)
-        self._due: dict[str, float] = {}
+        self._last_run: dict[str, float] = {}
 
     def start(self) -> None:
         self._thread.start()
@@ -62,9 +62,11 @@ class Supervisor:
             now = time.monotonic()
             executions = self.running()
             for name, every, duty in duties:
-                if now < self._due.get(name, 0.0):
+                # Intervals are read every tick: a job with a short lease, just claimed,
+                # shortens the heartbeat at once.
+                if now - self._last_run.get(name, -1e9) < every():
                     continue
-                self._due[name] = now + every()
+                self._last_run[name] = now
                 try:
                     duty(executions)
                 except StoreError as exc:
