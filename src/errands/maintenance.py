@@ -30,8 +30,12 @@ class Maintenance:
         self._next_prune = 0.0
 
     def tick(self) -> None:
-        """One round of duties, if this worker is (or becomes) the leader."""
-        self.is_leader = self.store.take_leadership(LEADER_DUTY, self.owner, ttl=self.interval * 3)
+        """One round of duties, if this worker is (or becomes) the leader.
+
+        The leader lease lasts two intervals: when the leader dies, another worker
+        takes over within three, so a job whose lease is at least two intervals
+        (30 s against 5 s by default) is rescued within its lease plus one interval."""
+        self.is_leader = self.store.take_leadership(LEADER_DUTY, self.owner, ttl=self.interval * 2)
         if not self.is_leader:
             return
         for rescue in self.store.rescue_expired():

@@ -16,8 +16,14 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
 
         return SQLiteStore(url, migrate=migrate)
     if scheme in ("postgres", "postgresql"):
-        raise ConfigError(f"{url!r}: the PostgreSQL store is not built yet; use sqlite:///path/to/file.db")
-    raise ConfigError(f"unknown store URL {url!r}: use sqlite:///path/to/file.db")
+        try:
+            from .postgres import PostgresStore
+        except ImportError as exc:
+            raise ConfigError(
+                f"the PostgreSQL store needs psycopg 3 and psycopg_pool ({exc}): pip install 'errands[postgres]'"
+            ) from None
+        return PostgresStore(url, migrate=migrate)
+    raise ConfigError(f"unknown store URL {url!r}: use sqlite:///path/to/file.db or postgresql://host/database")
 
 
 __all__ = ["DEFAULT_URL", "Store", "open_store"]

@@ -179,7 +179,9 @@ class SQLiteStore(Store):
 
     def migrate(self) -> list[int]:
         conn = self._conn()
-        applied_now = []
+        applied_now: list[int] = []
+        if self._up_to_date(conn):  # a read: opening a migrated store never waits for the write lock
+            return applied_now
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(
@@ -202,6 +204,13 @@ class SQLiteStore(Store):
                 conn.execute("ROLLBACK")
             raise translate_error(exc, self.path) from exc
         return applied_now
+
+    def _up_to_date(self, conn: sqlite3.Connection) -> bool:
+        try:
+            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        except sqlite3.OperationalError:  # no table yet
+            return False
+        return {m.version for m in load_migrations("sqlite")} <= done
 
     def schema_version(self) -> int:
         with self.read() as tx:

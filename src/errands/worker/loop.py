@@ -14,6 +14,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..context import JobContext
@@ -91,9 +92,8 @@ class Worker:
             self._slot_freed.notify_all()
 
     def run(self) -> None:
-        self.store.register_worker(
-            WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.config.queues, self.config.concurrency)
-        )
+        info = WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.config.queues, self.config.concurrency)
+        self._retry_store("register the worker", lambda: self.store.register_worker(info))
         log.info(
             "worker %s started: queues=%s concurrency=%d",
             self.id,
@@ -112,6 +112,19 @@ class Worker:
             self._claim_loop()
         finally:
             self._shut_down(threads)
+
+    def _retry_store(self, what: str, write: Callable[[], None]) -> None:
+        """Retry a store call with backoff until it succeeds or the worker is stopped."""
+        delay = 0.05
+        while True:
+            try:
+                return write()
+            except StoreError as exc:
+                if self._stopping.is_set():
+                    raise
+                log.warning("could not %s, retrying in %.2fs: %s", what, delay, exc)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 5.0)
 
     # -- claiming ---------------------------------------------------------------
 
