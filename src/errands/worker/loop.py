@@ -215,9 +215,8 @@ class Worker:
 
     def _settled(self, outcome: Outcome, accepted: bool) -> None:
         if not accepted:
-            log.warning(
-                "job %s: outcome %s refused: lease lost, another worker owns the job now", outcome.job_id, outcome.state.value
-            )
+            message = "job %s: outcome %s refused: lease lost, another worker owns the job now"
+            log.warning(message, outcome.job_id, outcome.state.value)
             return
         verb = {State.SCHEDULED: "failed, will retry", State.QUEUED: "released to the queue"}.get(
             outcome.state, outcome.state.value
