@@ -17,7 +17,8 @@ from errands import Errands, WorkerConfig
 from errands.stores import Store, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
-STORES = ["sqlite"]
+STORES = ["sqlite", "postgres"]
+pytest_plugins = ["tests.stores.pg"]  # the postgres_url fixture: a fresh database per test
 
 
 def sqlite_url(tmp_path: Path) -> str:
@@ -26,6 +27,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture(params=STORES)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
     return sqlite_url(tmp_path)
 
 

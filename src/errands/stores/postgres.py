@@ -1,0 +1,377 @@
+"""The PostgreSQL store: a connection pool, the server's clock, LISTEN/NOTIFY wake-ups.
+
+Everything lives in its own schema (default `errands`), created and upgraded by
+migrations under an advisory lock. Only connections, transactions, migrations and
+the change watcher live here; the job logic is in `base.Store`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg.types.string import TextLoader
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..errors import ConfigError, StoreBusy, StoreError
+from ..job import Outcome
+from .base import Activity, Store
+from .postgres_listen import ListenWatcher, PollWatcher
+from .records import Row
+from .sqlfiles import load_migrations, load_queries
+
+log = logging.getLogger("errands.store")
+
+Connection = psycopg.Connection[dict[str, Any]]
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# Options errands reads from the URL's query; every other one goes to libpq as it is.
+_OPTIONS = {"schema", "pool_min", "pool_max", "pool_timeout", "listen", "poll_interval"}
+_DEFAULTS = {"connect_timeout": "10", "application_name": "errands"}
+_NOW = "SELECT extract(epoch FROM clock_timestamp())::float8 AS now"
+
+
+def _configure(conn: Connection) -> None:
+    # `json` columns come back as the text the application stored, as in SQLite, so one
+    # row format serves both stores.
+    conn.adapters.register_loader("json", TextLoader)
+
+
+class _Tx:
+    """One transaction (or, for reads, one autocommit connection) running named SQL.
+
+    `now` is the server's clock in epoch seconds: read with `BEGIN` for a write, on first
+    use for a read (most reads never need it)."""
+
+    __slots__ = ("_conn", "_queries", "_now")
+
+    def __init__(self, conn: Connection, queries: dict[str, str], now: float | None) -> None:
+        self._conn = conn
+        self._queries = queries
+        self._now = now
+
+    @property
+    def now(self) -> float:
+        if self._now is None:
+            row = self._conn.execute(_NOW).fetchone()
+            assert row is not None
+            self._now = float(row["now"])
+        return self._now
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self._now = value
+
+    def rows(self, query: str, **params: Any) -> list[Row]:
+        return list(self._conn.execute(self._queries[query], _clean(params)).fetchall())
+
+    def run(self, query: str, **params: Any) -> int:
+        return self._conn.execute(self._queries[query], _clean(params)).rowcount
+
+    def run_many(self, query: str, params: Sequence[dict[str, Any]]) -> None:
+        with self._conn.cursor() as cur:
+            cur.executemany(self._queries[query], [_clean(p) for p in params])
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL text cannot hold NUL characters (SQLite can). A task's error message or log
+    line holding one must not make its outcome impossible to record, so NUL becomes U+FFFD."""
+    for key, value in params.items():
+        if isinstance(value, str) and "\x00" in value:
+            params[key] = value.replace("\x00", "\ufffd")
+    return params
+
+
+class PostgresStore(Store):
+    """Options in the URL query: `schema` (default errands), `pool_min` and `pool_max`
+    (connections kept and allowed, default 1 and 10), `pool_timeout` (seconds to wait for a
+    connection, default 30), `listen` (on|off: off polls every `poll_interval` seconds, for
+    PgBouncer in transaction mode). Any other option (sslmode, connect_timeout, ...) is
+    passed to libpq. Needs PostgreSQL 13 or newer."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.conninfo, options = parse_url(url)
+        self.schema = options["schema"]
+        self.where = describe(self.conninfo)
+        self.listen = options["listen"]
+        self.poll_interval = float(options["poll_interval"])
+        quoted = f'"{self.schema}"'
+        self.channel = f"{self.schema}.ready"
+        self._queries = {
+            name: sql.replace("{schema}", quoted).replace("{channel}", f"'{self.channel}'")
+            for name, sql in load_queries("postgres").items()
+        }
+        if migrate:
+            self.migrate()  # also the first connection: an unreachable server fails here, clearly
+        else:
+            self._check_reachable()
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            self.conninfo,
+            connection_class=psycopg.Connection,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            configure=_configure,
+            min_size=int(options["pool_min"]),
+            max_size=int(options["pool_max"]),
+            timeout=float(options["pool_timeout"]),
+            name=f"errands-{self.schema}",
+            open=True,
+        )
+        self._told_polling = threading.Event()
+
+    # -- connections --------------------------------------------------------------
+
+    def _connect(self) -> Connection:
+        """A connection of its own, outside the pool (migrations, the change watcher)."""
+        try:
+            conn = psycopg.connect(self.conninfo, autocommit=True, row_factory=dict_row)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot reach PostgreSQL at {self.where}: {first_line(exc)}") from exc
+        _configure(conn)
+        return conn
+
+    def _check_reachable(self) -> None:
+        """Fail at open with one clear line, rather than later from a pool that keeps retrying."""
+        self._connect().close()
+
+    def _getconn(self) -> Connection:
+        try:
+            return self._pool.getconn()
+        except PoolTimeout as exc:
+            raise StoreError(
+                f"cannot reach PostgreSQL at {self.where}: no connection within {self._pool.timeout:g}s "
+                "(server down, or every pooled connection busy: raise pool_max)"
+            ) from exc
+
+    def _begin(self) -> tuple[Connection, float]:
+        """Check out a connection and open a transaction on it, reading the server's clock in
+        the same round trip. A pooled connection that died while idle (a server restart) is
+        replaced: nothing was sent on it yet, so trying another is safe."""
+        for attempt in range(self._pool.max_size + 1):
+            conn = self._getconn()
+            try:
+                cur = conn.execute(f"BEGIN; {_NOW}")
+                cur.nextset()
+                row = cur.fetchone()
+                assert row is not None
+                return conn, float(row["now"])
+            except psycopg.Error as exc:
+                self._pool.putconn(conn)
+                if not conn.broken or attempt == self._pool.max_size:
+                    raise self._translate(exc) from exc
+                self._pool.check()
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Tx]:
+        conn, now = self._begin()
+        try:
+            yield _Tx(conn, self._queries, now)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            self._rollback(conn)
+            if isinstance(exc, psycopg.Error):
+                raise self._translate(exc) from exc
+            raise
+        finally:
+            self._pool.putconn(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[_Tx]:
+        conn = self._getconn()
+        try:
+            yield _Tx(conn, self._queries, None)
+        except psycopg.Error as exc:
+            raise self._translate(exc) from exc
+        finally:
+            self._pool.putconn(conn)
+
+    def _rollback(self, conn: Connection) -> None:
+        if conn.broken or conn.closed:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error:
+            conn.close()  # the pool discards a closed connection
+
+    def _translate(self, exc: psycopg.Error) -> StoreError:
+        if isinstance(exc, psycopg.OperationalError) and (exc.sqlstate is None or exc.sqlstate.startswith("08")):
+            # A dead connection: drop its idle siblings too, they died with it.
+            self._pool.check()
+        return translate_error(exc, self.where, self.schema)
+
+    # -- schema ---------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in one transaction. An advisory lock (transaction-scoped,
+        so it also works behind PgBouncer) makes concurrent callers wait, then find nothing to do."""
+        migrations = load_migrations("postgres")
+        quoted = f'"{self.schema}"'
+        conn = self._connect()
+        try:
+            if {m.version for m in migrations} <= self._applied(conn):
+                return []  # a read: opening a migrated store never waits for the lock
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(f"errands migrate {self.schema}"),))
+                conn.execute(
+                    f"CREATE SCHEMA IF NOT EXISTS {quoted};"
+                    f" CREATE TABLE IF NOT EXISTS {quoted}.schema_migrations"
+                    " (version integer PRIMARY KEY, name text NOT NULL, applied_at double precision NOT NULL)"
+                )
+                done = self._applied(conn)
+                applied = []
+                for migration in migrations:
+                    if migration.version in done:
+                        continue
+                    conn.execute(migration.sql.replace("{schema}", quoted))
+                    conn.execute(
+                        f"INSERT INTO {quoted}.schema_migrations"
+                        " VALUES (%s, %s, extract(epoch FROM clock_timestamp()))",
+                        (migration.version, migration.name),
+                    )
+                    applied.append(migration.version)
+            return applied
+        except psycopg.Error as exc:
+            raise translate_error(exc, self.where, self.schema) from exc
+        finally:
+            conn.close()
+
+    def _applied(self, conn: Connection) -> set[int]:
+        """Versions of the migrations applied so far (none when the schema is new)."""
+        table = f'"{self.schema}".schema_migrations'
+        present = conn.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (table,)).fetchone()
+        if not present or not present["present"]:
+            return set()
+        return {int(r["version"]) for r in conn.execute(f"SELECT version FROM {table}")}
+
+    def schema_version(self) -> int:
+        conn = self._connect()
+        try:
+            return max(self._applied(conn), default=0)
+        finally:
+            conn.close()
+
+    # -- change signal ------------------------------------------------------------------
+
+    def watch(self) -> ListenWatcher | PollWatcher:
+        if not self.listen:
+            if not self._told_polling.is_set():
+                self._told_polling.set()
+                log.info(
+                    "PostgreSQL store %s: listen=off, so idle workers poll every %gs instead of waiting for NOTIFY",
+                    self.where,
+                    self.poll_interval,
+                )
+            return PollWatcher(self.poll_interval)
+        return ListenWatcher(self._connect, self.channel)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- dialect-specific orderings ----------------------------------------------------
+
+    def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """As `Store.settle`, locking rows in id order: with every multi-row write doing the
+        same, two transactions (a settle and a heartbeat, say) never deadlock."""
+        order = sorted(range(len(outcomes)), key=lambda i: outcomes[i].job_id)
+        accepted = super().settle([outcomes[i] for i in order])
+        result = [False] * len(outcomes)
+        for position, ok in zip(order, accepted, strict=True):
+            result[position] = ok
+        return result
+
+    def save_activity(self, batch: Sequence[Activity]) -> set[int]:
+        return super().save_activity(sorted(batch, key=lambda a: a.job_id))
+
+
+def parse_url(url: str) -> tuple[str, dict[str, Any]]:
+    """Split a store URL into a libpq conninfo and errands' own options; ConfigError if bad."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    ours = {k: v for k, v in query if k in _OPTIONS}
+    theirs = [(k, v) for k, v in query if k not in _OPTIONS]
+    for key, value in _DEFAULTS.items():
+        if key not in dict(theirs):
+            theirs.append((key, value))
+    scheme = "postgresql" if parts.scheme.lower() in ("postgres", "postgresql") else parts.scheme
+    conninfo = urlunsplit((scheme, parts.netloc, parts.path, urlencode(theirs), ""))
+    try:
+        psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"bad PostgreSQL URL {redact(url)!r}: {first_line(exc)}") from None
+    options: dict[str, Any] = {
+        "schema": ours.get("schema", "errands"),
+        "pool_min": ours.get("pool_min", "1"),
+        "pool_max": ours.get("pool_max", "10"),
+        "pool_timeout": ours.get("pool_timeout", "30"),
+        "poll_interval": ours.get("poll_interval", "1.0"),
+    }
+    if not _SCHEMA_NAME.match(options["schema"]):
+        raise ConfigError(
+            f"schema={options['schema']!r} in {redact(url)!r}: use letters, digits and underscores (at most 63)"
+        )
+    try:
+        low, high = int(options["pool_min"]), int(options["pool_max"])
+        if not 0 <= low <= high or high < 1 or float(options["pool_timeout"]) <= 0:
+            raise ValueError("need 0 <= pool_min <= pool_max, pool_max >= 1, pool_timeout > 0")
+        if float(options["poll_interval"]) <= 0:
+            raise ValueError("poll_interval must be > 0")
+    except ValueError as exc:
+        raise ConfigError(f"{redact(url)!r}: pool and poll options take positive numbers ({exc})") from None
+    listen = ours.get("listen", "on").lower()
+    if listen not in ("on", "off", "true", "false", "1", "0"):
+        raise ConfigError(f"listen={listen!r} in {redact(url)!r}: use on or off")
+    options["listen"] = listen in ("on", "true", "1")
+    return conninfo, options
+
+
+def describe(conninfo: str) -> str:
+    """host:port of a conninfo, for messages."""
+    params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    host = str(params.get("host") or params.get("hostaddr") or "the local socket")
+    return f"{host}:{params.get('port') or 5432}"
+
+
+def redact(url: str) -> str:
+    """The URL without its password, fit for an error message."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory lock key for a name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def translate_error(exc: psycopg.Error, where: str, schema: str) -> StoreError:
+    """A message a user can act on, for the PostgreSQL errors that reach them."""
+    text = first_line(exc)
+    if isinstance(exc, pg_errors.DeadlockDetected | pg_errors.LockNotAvailable | pg_errors.SerializationFailure):
+        return StoreBusy(f"PostgreSQL at {where} aborted a transaction on a lock conflict; try again ({text})")
+    if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+        return StoreError(f"PostgreSQL at {where} is read-only (a standby, or a read-only default): {text}")
+    if isinstance(exc, pg_errors.DiskFull):
+        return StoreError(f"the disk of PostgreSQL at {where} is full: free space, then try again ({text})")
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        return StoreError(f"the PostgreSQL user lacks a privilege on schema {schema!r} at {where}: {text}")
+    if isinstance(exc, pg_errors.UndefinedTable):
+        return StoreError(f"the errands tables are missing from schema {schema!r} at {where}: run `errands migrate`")
+    if isinstance(exc, psycopg.OperationalError) and (exc.sqlstate is None or exc.sqlstate.startswith(("08", "57P"))):
+        return StoreError(f"lost the connection to PostgreSQL at {where}: {text}")
+    return StoreError(f"PostgreSQL error at {where}: {text}")

@@ -1,0 +1,224 @@
+-- Named statements of the PostgreSQL store. Each opens with "-- name: purpose".
+-- Parameters are %(named)s; %(now)s is always the server's clock, read when the transaction
+-- began. {schema} is the store's schema; {channel} the NOTIFY channel that wakes idle workers:
+-- every statement that makes a job claimable notifies it with the job's id (ids only, never data).
+
+-- insert_job: store one new job, or nothing when an unfinished job holds its unique key
+WITH job AS (
+    INSERT INTO {schema}.jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
+                               unique_key, notify, parent_id, timeout, lease_seconds, max_worker_losses)
+    VALUES (%(task)s, %(queue)s, %(priority)s, %(args)s, %(state)s, %(max_attempts)s, %(run_at)s, %(now)s,
+            %(unique_key)s, %(notify)s, %(parent_id)s, %(timeout)s, %(lease_seconds)s, %(max_worker_losses)s)
+    ON CONFLICT DO NOTHING
+    RETURNING *
+)
+SELECT job.*, CASE WHEN job.state = 'queued' THEN pg_notify({channel}, job.id::text) END AS notified FROM job;
+
+-- find_unfinished_by_key: the unfinished job that already holds a unique key
+SELECT * FROM {schema}.jobs
+WHERE unique_key = %(unique_key)s AND state IN ('scheduled', 'queued', 'running');
+
+-- insert_event: append one line to a job's history
+INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
+VALUES (%(job_id)s, %(now)s, %(kind)s, %(state)s, %(data)s);
+
+-- claim: lease up to %(limit)s due jobs of the given queues, highest priority first, then oldest;
+-- rows another claimer holds are skipped, and the CTE's LIMIT caps how many are taken
+WITH picked AS (
+    SELECT id FROM {schema}.jobs
+    WHERE state IN ('queued', 'scheduled') AND run_at <= %(now)s
+      AND queue IN (SELECT json_array_elements_text(%(queues)s::json))
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.jobs j
+SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
+    lease_owner = %(worker_id)s, lease_token = replace(gen_random_uuid()::text, '-', ''),
+    lease_expires_at = %(now)s + j.lease_seconds, cancel_requested = false
+FROM picked WHERE j.id = picked.id
+RETURNING j.*;
+
+-- claim_any_queue: the same as claim, for a worker that serves every queue
+WITH picked AS (
+    SELECT id FROM {schema}.jobs
+    WHERE state IN ('queued', 'scheduled') AND run_at <= %(now)s
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.jobs j
+SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
+    lease_owner = %(worker_id)s, lease_token = replace(gen_random_uuid()::text, '-', ''),
+    lease_expires_at = %(now)s + j.lease_seconds, cancel_requested = false
+FROM picked WHERE j.id = picked.id
+RETURNING j.*;
+
+-- count_retrying: failed jobs waiting out their retry backoff, in the given queues (NULL: all)
+SELECT count(*) AS n FROM {schema}.jobs
+WHERE state = 'scheduled' AND attempt > 0
+  AND (%(queues)s::json IS NULL OR queue IN (SELECT json_array_elements_text(%(queues)s::json)));
+
+-- extend_leases: renew every lease a worker holds in one statement; reports cancellations.
+-- Rows are locked in id order, as every multi-row write here does, so writers never deadlock.
+UPDATE {schema}.jobs j SET lease_expires_at = %(now)s + j.lease_seconds
+FROM (
+    SELECT id FROM {schema}.jobs WHERE state = 'running' AND lease_owner = %(worker_id)s ORDER BY id FOR UPDATE
+) mine
+WHERE j.id = mine.id AND j.state = 'running'
+RETURNING j.id, j.lease_token, j.cancel_requested;
+
+-- cancel_requests: running jobs of a worker that someone asked to cancel
+SELECT id FROM {schema}.jobs WHERE lease_owner = %(worker_id)s AND state = 'running' AND cancel_requested;
+
+-- save_progress: record progress of a job this worker still holds, renewing its lease
+UPDATE {schema}.jobs
+SET progress_current = %(current)s, progress_total = %(total)s, progress_message = %(message)s,
+    lease_expires_at = %(now)s + lease_seconds
+WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running';
+
+-- save_checkpoint: record resumable state of a job this worker still holds, renewing its lease
+UPDATE {schema}.jobs SET checkpoint = %(checkpoint)s, lease_expires_at = %(now)s + lease_seconds
+WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running';
+
+-- holds_lease: whether a lease token still owns a running job
+SELECT 1 AS held FROM {schema}.jobs WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running';
+
+-- upsert_file: store or replace one result file of a job
+INSERT INTO {schema}.job_files (job_id, name, content_type, size, data, created_at)
+VALUES (%(job_id)s, %(name)s, %(content_type)s, %(size)s, %(data)s, %(now)s)
+ON CONFLICT (job_id, name) DO UPDATE
+SET content_type = excluded.content_type, size = excluded.size, data = excluded.data, created_at = excluded.created_at;
+
+-- settle: end one run of a job this worker still holds (a released job wakes idle workers)
+WITH settled AS (
+    UPDATE {schema}.jobs
+    SET state = %(state)s, result = %(result)s, finished_at = %(finished_at)s, run_at = coalesce(%(run_at)s, run_at),
+        error_type = %(error_type)s, error_message = %(error_message)s, error_traceback = %(error_traceback)s,
+        progress_current = coalesce(%(current)s, progress_current),
+        progress_total = coalesce(%(total)s, progress_total),
+        progress_message = coalesce(%(message)s, progress_message),
+        worker_losses = worker_losses + %(worker_lost)s, attempt = attempt - %(released)s,
+        lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running'
+    RETURNING id, state
+)
+SELECT id, CASE WHEN state = 'queued' THEN pg_notify({channel}, id::text) END AS notified FROM settled;
+
+-- expired_leases: running jobs whose lease ran out, in id order (the order rescue locks them)
+SELECT id, lease_token, worker_losses, max_worker_losses FROM {schema}.jobs
+WHERE state = 'running' AND lease_expires_at < %(now)s
+ORDER BY id;
+
+-- promote_due: move scheduled jobs whose time came to the queue
+WITH promoted AS (
+    UPDATE {schema}.jobs SET state = 'queued'
+    WHERE id IN (
+        SELECT id FROM {schema}.jobs WHERE state = 'scheduled' AND run_at <= %(now)s ORDER BY id FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id
+)
+SELECT id, pg_notify({channel}, id::text) AS notified FROM promoted;
+
+-- cancel_waiting: cancel a job that has not started
+UPDATE {schema}.jobs SET state = 'cancelled', finished_at = %(now)s
+WHERE id = %(job_id)s AND state IN ('scheduled', 'queued');
+
+-- request_cancel: ask the worker running a job to stop it
+UPDATE {schema}.jobs SET cancel_requested = true
+WHERE id = %(job_id)s AND state = 'running' AND NOT cancel_requested;
+
+-- requeue_finished: put a failed or cancelled job back in the queue, keeping its checkpoint
+WITH requeued AS (
+    UPDATE {schema}.jobs
+    SET state = 'queued', run_at = %(now)s, attempt = 0, worker_losses = 0, finished_at = NULL,
+        error_type = NULL, error_message = NULL, error_traceback = NULL, result = NULL
+    WHERE id = %(job_id)s AND state IN ('failed', 'cancelled')
+    RETURNING id
+)
+SELECT id, pg_notify({channel}, id::text) AS notified FROM requeued;
+
+-- select_job: one job by id
+SELECT * FROM {schema}.jobs WHERE id = %(job_id)s;
+
+-- select_prunable: finished jobs of one state that ended before a time
+SELECT id FROM {schema}.jobs WHERE state = %(state)s AND finished_at < %(before)s LIMIT %(limit)s;
+
+-- count_by_queue_state: how many jobs each queue holds in each state
+SELECT queue, state, count(*) AS n FROM {schema}.jobs GROUP BY queue, state;
+
+-- select_events: a job's history after an event id
+SELECT * FROM {schema}.job_events WHERE job_id = %(job_id)s AND id > %(after)s ORDER BY id LIMIT %(limit)s;
+
+-- select_all_events: every job's history after an event id
+SELECT * FROM {schema}.job_events WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
+
+-- select_last_event_id: the newest event id (0 when there is none)
+SELECT coalesce(max(id), 0) AS id FROM {schema}.job_events;
+
+-- select_file: one result file with its bytes
+SELECT * FROM {schema}.job_files WHERE job_id = %(job_id)s AND name = %(name)s;
+
+-- select_files: a job's result files without their bytes
+SELECT job_id, name, content_type, size, created_at FROM {schema}.job_files WHERE job_id = %(job_id)s ORDER BY name;
+
+-- upsert_worker: register a worker or refresh its last-seen time
+INSERT INTO {schema}.workers (id, host, pid, queues, concurrency, started_at, last_seen)
+VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, %(concurrency)s, %(now)s, %(now)s)
+ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen;
+
+-- touch_worker: record that a worker is alive
+UPDATE {schema}.workers SET last_seen = %(now)s WHERE id = %(id)s;
+
+-- delete_worker: forget a worker that stopped
+DELETE FROM {schema}.workers WHERE id = %(id)s;
+
+-- delete_stale_workers: forget workers not seen for a while
+DELETE FROM {schema}.workers WHERE last_seen < %(before)s;
+
+-- select_workers: every registered worker
+SELECT * FROM {schema}.workers ORDER BY started_at;
+
+-- take_leadership: become or stay the leader of a named duty while the lease is free or ours
+INSERT INTO {schema}.leader_leases AS held (name, owner, expires_at)
+VALUES (%(name)s, %(owner)s, %(now)s + %(ttl)s)
+ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+WHERE held.owner = excluded.owner OR held.expires_at < %(now)s
+RETURNING owner;
+
+-- release_leadership: give up a leader lease this owner holds
+DELETE FROM {schema}.leader_leases WHERE name = %(name)s AND owner = %(owner)s;
+
+-- select_jobs: newest jobs first, filtered, after a cursor (the last id of the previous page)
+SELECT * FROM {schema}.jobs
+WHERE (%(state)s::text IS NULL OR state = %(state)s::text) AND (%(task)s::text IS NULL OR task = %(task)s::text)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text) AND (%(cursor)s::bigint IS NULL OR id < %(cursor)s::bigint)
+ORDER BY id DESC LIMIT %(limit)s;
+
+-- delete_jobs: remove jobs by id (a JSON array)
+DELETE FROM {schema}.jobs WHERE id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json) AS value);
+
+-- delete_job_events: remove the history of jobs by id (a JSON array)
+DELETE FROM {schema}.job_events
+WHERE job_id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json) AS value);
+
+-- delete_job_files: remove the files of jobs by id (a JSON array)
+DELETE FROM {schema}.job_files
+WHERE job_id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json) AS value);
+
+-- rescue: put a job whose lease expired back in the queue, counting the lost worker
+WITH rescued AS (
+    UPDATE {schema}.jobs
+    SET state = 'queued', run_at = %(now)s, worker_losses = worker_losses + 1,
+        lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running'
+    RETURNING id
+)
+SELECT id, pg_notify({channel}, id::text) AS notified FROM rescued;
+
+-- fail_lost: fail a job whose workers died too often
+UPDATE {schema}.jobs
+SET state = 'failed', finished_at = %(now)s, worker_losses = worker_losses + 1,
+    error_type = 'WorkerLost', error_message = %(message)s, error_traceback = NULL,
+    lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running';
