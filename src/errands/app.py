@@ -20,6 +20,7 @@ from .job import Job, JobEvent, JobFile, NewJob, State
 from .settings import Settings
 from .stores import DEFAULT_URL, Store, open_store
 from .task import Backoff, Task, TaskOptions, to_json
+from .tokens import load_secret, make_token
 
 if TYPE_CHECKING:
     from .worker import Worker, WorkerConfig
@@ -39,6 +40,7 @@ class Errands:
         self.settings = settings or Settings.from_env()
         self.tasks: dict[str, Task] = {}
         self._store: Store | None = None
+        self._secret: bytes | None = None
 
     def __repr__(self) -> str:
         return f"<Errands {self.url} tasks={sorted(self.tasks)}>"
@@ -247,6 +249,31 @@ class Errands:
     def stats(self) -> dict[str, dict[str, int]]:
         """Jobs per queue per state."""
         return self.store.counts()
+
+    # -- following jobs from a browser ---------------------------------------------
+
+    def follow_token(self, job_id: int, ttl: float = 86400) -> str:
+        """A signed, expiring, read-only token for one job: its status, events, result and
+        files, nothing else. Hand it (or `follow_url`) to the visitor who started the job.
+        Set ERRANDS_SECRET so every process of your app signs and checks alike."""
+        return make_token(self.secret, job_id, ttl)
+
+    def follow_url(self, job_id: int, base_url: str = "", ttl: float = 86400) -> str:
+        """`{base_url}/api/jobs/{id}?token=...`: where errands.js can follow the job."""
+        return f"{base_url.rstrip('/')}/api/jobs/{job_id}?token={self.follow_token(job_id, ttl)}"
+
+    @property
+    def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = load_secret()
+        return self._secret
+
+    def asgi(self, **options: Any) -> Any:
+        """The HTTP API as an ASGI app (Starlette): mount it, or run it with `errands serve`.
+        Options are those of `errands.web.create_app`."""
+        from .web import create_app
+
+        return create_app(self, **options)
 
     # -- workers ------------------------------------------------------------------
 

@@ -46,21 +46,18 @@ class JobContext:
         self._progress: Progress | None = None
         self._progress_dirty = False
         self._logs: list[str] = []
-        self._last_flush = time.monotonic()
         self._interrupt: JobInterrupt | None = None
         self._lock = threading.Lock()
 
     # -- called by the task --------------------------------------------------
 
     def progress(self, current: float, total: float | None = None, message: str | None = None) -> None:
-        """Report progress. Cheap in a tight loop: writes reach the store at most once
-        per `progress_interval`. Raises JobCancelled (or another JobInterrupt) when the
-        job must stop."""
+        """Report progress. Cheap in a tight loop: the worker writes the latest value at
+        most once per `progress_interval`. Raises JobCancelled (or another JobInterrupt)
+        when the job must stop."""
         self.raise_if_interrupted()
         self._progress = Progress(current, total, message)
         self._progress_dirty = True
-        if time.monotonic() - self._last_flush >= self.settings.progress_interval:
-            self.flush()
 
     def save_checkpoint(self, state: Any) -> None:
         """Durably record resumable state; a later attempt finds it in `ctx.checkpoint`.
@@ -140,20 +137,9 @@ class JobContext:
             return None
         return Activity(self.job_id, self._token, progress, logs)
 
-    def flush(self) -> None:
-        """Write buffered progress and logs now. A store error is logged, not raised:
-        progress is advisory, and the next flush or the final settle carries it."""
-        self._last_flush = time.monotonic()
-        activity = self.pending_activity()
-        if activity is None:
-            return
-        try:
-            lost = self._store.save_activity([activity])
-        except StoreError as exc:
-            log.warning("job %s: progress not saved (%s); will retry", self.job_id, exc)
-            self._progress_dirty = self._progress_dirty or activity.progress is not None
-            with self._lock:
-                self._logs[:0] = activity.logs
-            return
-        if lost:
-            self.interrupt(LeaseLost(f"job {self.job_id}: lease lost; progress refused"))
+    def restore_activity(self, activity: Activity) -> None:
+        """Put back what `pending_activity` took when writing it failed; the next round retries."""
+        with self._lock:
+            self._logs[:0] = activity.logs
+        if activity.progress is not None:
+            self._progress_dirty = True

@@ -205,3 +205,5 @@ class Outcome:
     progress: Progress | None = None
     worker_lost: bool = False
     released: bool = False  # handed back unfinished at shutdown: the attempt does not count
+    task: str | None = None  # for the event log (metrics by task)
+    runtime: float | None = None  # seconds the run took, for the event log

@@ -48,9 +48,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import demo, jobs, watch, worker
+    from . import demo, jobs, serve, watch, worker
 
-    for module in (jobs, watch, worker, demo):
+    for module in (jobs, watch, worker, serve, demo):
         for command in module.COMMANDS:
             main.add_command(command)
 

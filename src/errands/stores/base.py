@@ -156,7 +156,7 @@ class Store(abc.ABC):
         )
         if not rows:
             return tx.rows("find_unfinished_by_key", unique_key=new.unique_key)[0], False
-        self._insert_events(tx, [event(rows[0]["id"], "state", state)])
+        self._insert_events(tx, [event(rows[0]["id"], "state", state, {"task": new.task})])
         return rows[0], True
 
     # -- worker ---------------------------------------------------------------
@@ -170,7 +170,15 @@ class Store(abc.ABC):
                 rows = tx.rows("claim_any_queue", worker_id=worker_id, limit=limit, now=tx.now)
             self._insert_events(
                 tx,
-                [event(r["id"], "state", State.RUNNING, {"attempt": r["attempt"], "worker": worker_id}) for r in rows],
+                [
+                    event(
+                        r["id"],
+                        "state",
+                        State.RUNNING,
+                        {"attempt": r["attempt"], "worker": worker_id, "task": r["task"]},
+                    )
+                    for r in rows
+                ],
             )
         jobs = [job_from_row(r) for r in rows]
         jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
@@ -286,9 +294,11 @@ class Store(abc.ABC):
                 )
                 accepted.append(bool(changed))
                 if changed:
-                    data = {"error": err.message, "type": err.type} if err else None
+                    data: dict[str, Any] = {"task": o.task, "runtime": o.runtime}
+                    if err:
+                        data |= {"error": err.message, "type": err.type}
                     if o.released:
-                        data = {"reason": "released at shutdown"}
+                        data["reason"] = "released at shutdown"
                     events.append(event(o.job_id, "state", o.state, data))
             self._insert_events(tx, events)
         return accepted
@@ -459,6 +469,11 @@ class Store(abc.ABC):
             else:
                 rows = tx.rows("select_events", job_id=job_id, after=after, limit=limit)
         return [event_from_row(r) for r in rows]
+
+    def last_event_id(self) -> int:
+        """Where the event log ends now: a live reader starts after it."""
+        with self.read() as tx:
+            return int(tx.rows("select_last_event_id")[0]["id"])
 
     def files(self, job_id: int) -> list[JobFile]:
         with self.read() as tx:

@@ -136,7 +136,9 @@ def failure(ex: Execution, error: JobError) -> Outcome:
 
 
 def _outcome(ex: Execution, state: State, **fields: Any) -> Outcome:
-    return Outcome(ex.job.id, ex.token, state, progress=ex.ctx.last_progress, **fields)
+    runtime = time.monotonic() - ex.started
+    return Outcome(ex.job.id, ex.token, state, progress=ex.ctx.last_progress, task=ex.job.task, runtime=runtime,
+                   **fields)
 
 
 def error_type(exc: BaseException) -> str:

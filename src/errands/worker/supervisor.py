@@ -95,9 +95,17 @@ class Supervisor:
                 ex.interrupt(JobTimeout(timeout_message(ex)), force=True)
 
     def write_progress(self, executions: list[Execution]) -> None:
-        batch = [a for a in (ex.ctx.pending_activity() for ex in executions) if a is not None]
-        if batch:
-            self._interrupt_lost(executions, self.store.save_activity(batch))
+        pending = [(ex, ex.ctx.pending_activity()) for ex in executions]
+        batch = [(ex, a) for ex, a in pending if a is not None]
+        if not batch:
+            return
+        try:
+            lost = self.store.save_activity([a for _, a in batch])
+        except StoreError:
+            for ex, activity in batch:
+                ex.ctx.restore_activity(activity)
+            raise
+        self._interrupt_lost(executions, lost)
 
     def _interrupt_lost(self, executions: list[Execution], lost: set[int]) -> None:
         for ex in executions:

@@ -121,6 +121,9 @@ SELECT * FROM job_events WHERE job_id = :job_id AND id > :after ORDER BY id LIMI
 -- select_all_events: every job's history after an event id
 SELECT * FROM job_events WHERE id > :after ORDER BY id LIMIT :limit;
 
+-- select_last_event_id: the newest event id (0 when there is none)
+SELECT coalesce(max(id), 0) AS id FROM job_events;
+
 -- select_file: one result file with its bytes
 SELECT * FROM job_files WHERE job_id = :job_id AND name = :name;
 

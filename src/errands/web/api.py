@@ -1,0 +1,216 @@
+"""The REST endpoints of the HTTP API: enqueue, read, list, results, files, cancel, retry, stats.
+
+Every error is JSON `{"error": {"code", "message"}}` with a fitting status.
+Access is decided by `auth`; a follow token reads one job and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..app import Errands
+from ..errors import BadArguments, InvalidTransition, JobNotFound, StoreError, TaskError
+from ..job import Job, State
+from .auth import Access, Denied, check_csrf
+
+ENQUEUE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "task": str,
+    "args": dict,
+    "queue": str,
+    "priority": int,
+    "delay": (int, float),
+    "unique_key": str,
+    "notify": dict,
+    "after": int,
+}
+
+
+def job_url(root: str, job_id: int) -> str:
+    """The job's URL under wherever the API is mounted (the ASGI root_path)."""
+    return f"{root}/api/jobs/{job_id}"
+
+
+def error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def public_view(job: Job) -> dict[str, Any]:
+    """What a follow-token holder sees: no arguments, checkpoint or traceback."""
+    full = job.to_dict()
+    view = {
+        k: full[k]
+        for k in (
+            "id",
+            "task",
+            "state",
+            "progress",
+            "result",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "attempt",
+            "max_attempts",
+        )
+    }
+    view["error"] = None if job.error is None else {"type": job.error.type, "message": job.error.message}
+    return view
+
+
+class Api:
+    def __init__(self, errands: Errands, max_body: int) -> None:
+        self.errands = errands
+        self.max_body = max_body
+
+    def view(self, job: Job, access: Access, root: str) -> dict[str, Any]:
+        return (job.to_dict() | {"url": job_url(root, job.id)}) if access.admin else public_view(job)
+
+    async def read_json(self, request: Request) -> dict[str, Any]:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            raise Denied(413, "too_large", f"request body over {self.max_body:,} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self.max_body:
+                raise Denied(413, "too_large", f"request body over {self.max_body:,} bytes")
+        try:
+            data = json.loads(body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise Denied(400, "bad_json", f"the body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise Denied(422, "invalid", "the body must be a JSON object")
+        return data
+
+    async def enqueue(self, request: Request, access: Access) -> Response:
+        check_csrf(request)
+        data = await self.read_json(request)
+        unknown = sorted(set(data) - set(ENQUEUE_FIELDS))
+        if unknown:
+            return error(422, "invalid", f"unknown field(s): {', '.join(unknown)}")
+        for name, kind in ENQUEUE_FIELDS.items():
+            value = data.get(name)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+                return error(422, "invalid", f"field {name!r} has the wrong type")
+        if "task" not in data:
+            return error(422, "invalid", "field 'task' is required")
+        task = self.errands.tasks.get(data["task"])
+        if task is None or not task.options.public:  # never reveal that a private task exists
+            return error(404, "not_found", f"no public task named {data['task']!r}")
+        options = {k: data[k] for k in ("queue", "priority", "delay", "unique_key", "notify", "after") if k in data}
+        try:
+            job = await self.errands.enqueue_async(task, data.get("args") or {}, **options)
+        except TaskError as exc:
+            return error(422, "invalid", str(exc))
+        url = job_url(request.scope.get("root_path", ""), job.id)
+        return JSONResponse({"id": job.id, "state": job.state.value, "url": url}, status_code=202)
+
+    async def get(self, request: Request, job_id: int, access: Access) -> Response:
+        root = request.scope.get("root_path", "")
+        return JSONResponse(self.view(await self.errands.get_async(job_id), access, root))
+
+    async def list(self, request: Request) -> Response:
+        query = request.query_params
+        state = query.get("state")
+        if state is not None and state not in State.__members__.values():
+            return error(422, "invalid", f"state must be one of {', '.join(s.value for s in State)}")
+        try:
+            limit = int(query.get("limit", "50"))
+            cursor = int(query["cursor"]) if query.get("cursor") else None
+        except ValueError:
+            return error(422, "invalid", "limit and cursor must be integers")
+        if not 1 <= limit <= 1000:
+            return error(422, "invalid", "limit must be between 1 and 1000")
+        jobs = await self.errands.list_async(
+            state=state, task=query.get("task"), queue=query.get("queue"), limit=limit, cursor=cursor
+        )
+        root = request.scope.get("root_path", "")
+        return JSONResponse(
+            {
+                "jobs": [j.to_dict() | {"url": job_url(root, j.id)} for j in jobs],
+                "next_cursor": jobs[-1].id if len(jobs) == limit else None,
+            }
+        )
+
+    async def result(self, job_id: int) -> Response:
+        job = await self.errands.get_async(job_id)
+        if job.state is State.SUCCEEDED:
+            return JSONResponse({"id": job.id, "state": job.state.value, "result": job.result})
+        if not job.finished:
+            return error(409, "not_finished", f"job {job_id} is {job.state.value}; no result yet")
+        return error(
+            409,
+            "no_result",
+            f"job {job_id} ended {job.state.value}" + (f": {job.error.type}: {job.error.message}" if job.error else ""),
+        )
+
+    async def files(self, request: Request, job_id: int) -> Response:
+        await self.errands.get_async(job_id)
+        files = await asyncio.to_thread(self.errands.files, job_id)
+        base = job_url(request.scope.get("root_path", ""), job_id)
+        return JSONResponse(
+            {
+                "files": [
+                    {"name": f.name, "size": f.size, "content_type": f.content_type, "url": f"{base}/files/{f.name}"}
+                    for f in files
+                ]
+            }
+        )
+
+    async def file(self, job_id: int, name: str) -> Response:
+        found = await asyncio.to_thread(self.errands.store.file, job_id, name)
+        if found is None:
+            return error(404, "not_found", f"job {job_id} has no file named {name!r}")
+        info, data = found
+        quoted = name.replace('"', "")
+        return Response(
+            data, media_type=info.content_type, headers={"Content-Disposition": f'attachment; filename="{quoted}"'}
+        )
+
+    async def cancel(self, request: Request, job_id: int) -> Response:
+        check_csrf(request)
+        return JSONResponse((await self.errands.cancel_async(job_id)).to_dict())
+
+    async def retry(self, request: Request, job_id: int) -> Response:
+        check_csrf(request)
+        try:
+            return JSONResponse((await self.errands.retry_async(job_id)).to_dict())
+        except InvalidTransition as exc:
+            return error(409, "invalid_state", str(exc))
+
+    async def stats(self) -> Response:
+        counts = await asyncio.to_thread(self.errands.stats)
+        workers = await asyncio.to_thread(self.errands.store.workers)
+        return JSONResponse(
+            {
+                "queues": counts,
+                "workers": [
+                    {
+                        "id": w.id,
+                        "host": w.host,
+                        "pid": w.pid,
+                        "queues": list(w.queues),
+                        "concurrency": w.concurrency,
+                        "last_seen": w.last_seen,
+                    }
+                    for w in workers
+                ],
+            }
+        )
+
+
+def known_errors(exc: Exception) -> Response | None:
+    """The response for an errands error reaching an endpoint, or None if it is not ours."""
+    if isinstance(exc, Denied):
+        return error(exc.status, exc.code, exc.message)
+    if isinstance(exc, JobNotFound):
+        return error(404, "not_found", str(exc))
+    if isinstance(exc, BadArguments):
+        return error(422, "invalid", str(exc))
+    if isinstance(exc, StoreError):
+        return error(503, "store_unavailable", str(exc))
+    return None
