@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import select
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import pq
 from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -44,6 +46,16 @@ def _configure(conn: Connection) -> None:
     # `json` columns come back as the text the application stored, as in SQLite, so one
     # row format serves both stores.
     conn.adapters.register_loader("json", TextLoader)
+
+
+def _check_idle(conn: Connection) -> None:
+    """Raise if the server closed an idle pooled connection (a restart, pg_terminate_backend),
+    so the pool hands out another. No round trip: an idle connection has nothing to read,
+    while a closed one holds the server's farewell message and the end of the stream."""
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    if readable or conn.pgconn.status != pq.ConnStatus.OK:
+        conn.close()  # the pool discards a closed connection (an open one would come back)
+        raise psycopg.OperationalError("the server sent something to an idle connection: assuming it closed")
 
 
 class _Tx:
@@ -78,6 +90,9 @@ class _Tx:
         return self._conn.execute(self._queries[query], _clean(params)).rowcount
 
     def run_many(self, query: str, params: Sequence[dict[str, Any]]) -> None:
+        if len(params) == 1:  # most calls: one plain round trip beats entering pipeline mode
+            self._conn.execute(self._queries[query], _clean(params[0]))
+            return
         with self._conn.cursor() as cur:
             cur.executemany(self._queries[query], [_clean(p) for p in params])
 
@@ -94,7 +109,7 @@ def _clean(params: dict[str, Any]) -> dict[str, Any]:
 class PostgresStore(Store):
     """Options in the URL query: `schema` (default errands), `pool_min` and `pool_max`
     (connections kept and allowed, default 1 and 10), `pool_timeout` (seconds to wait for a
-    connection, default 30), `listen` (on|off: off polls every `poll_interval` seconds, for
+    connection, default 10), `listen` (on|off: off polls every `poll_interval` seconds, for
     PgBouncer in transaction mode). Any other option (sslmode, connect_timeout, ...) is
     passed to libpq. Needs PostgreSQL 13 or newer."""
 
@@ -120,6 +135,7 @@ class PostgresStore(Store):
             connection_class=psycopg.Connection,
             kwargs={"autocommit": True, "row_factory": dict_row},
             configure=_configure,
+            check=_check_idle,
             min_size=int(options["pool_min"]),
             max_size=int(options["pool_max"]),
             timeout=float(options["pool_timeout"]),
@@ -312,7 +328,7 @@ def parse_url(url: str) -> tuple[str, dict[str, Any]]:
         "schema": ours.get("schema", "errands"),
         "pool_min": ours.get("pool_min", "1"),
         "pool_max": ours.get("pool_max", "10"),
-        "pool_timeout": ours.get("pool_timeout", "30"),
+        "pool_timeout": ours.get("pool_timeout", "10"),
         "poll_interval": ours.get("poll_interval", "1.0"),
     }
     if not _SCHEMA_NAME.match(options["schema"]):

@@ -22,15 +22,21 @@ WHERE unique_key = %(unique_key)s AND state IN ('scheduled', 'queued', 'running'
 INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
 VALUES (%(job_id)s, %(now)s, %(kind)s, %(state)s, %(data)s);
 
--- claim: lease up to %(limit)s due jobs of the given queues, highest priority first, then oldest;
--- rows another claimer holds are skipped, and the CTE's LIMIT caps how many are taken
+-- claim: lease up to %(limit)s due jobs of the given queues, highest priority first, then oldest.
+-- Each queue is read on its own through jobs_ready_queue, so a quiet queue is claimed as fast
+-- as a busy one (one scan over every ready job would wade through the busy queue's backlog).
+-- With several queues up to %(limit)s rows per queue stay locked, unclaimed, until commit.
 WITH picked AS (
-    SELECT id FROM {schema}.jobs
-    WHERE state IN ('queued', 'scheduled') AND run_at <= %(now)s
-      AND queue IN (SELECT json_array_elements_text(%(queues)s::json))
-    ORDER BY priority DESC, run_at, id
+    SELECT c.id FROM json_array_elements_text(%(queues)s::json) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM {schema}.jobs
+        WHERE queue = q.name AND state IN ('queued', 'scheduled') AND run_at <= %(now)s
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) c
+    ORDER BY c.priority DESC, c.run_at, c.id
     LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
 )
 UPDATE {schema}.jobs j
 SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
@@ -39,7 +45,8 @@ SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
 FROM picked WHERE j.id = picked.id
 RETURNING j.*;
 
--- claim_any_queue: the same as claim, for a worker that serves every queue
+-- claim_any_queue: the same as claim, for a worker that serves every queue; rows another
+-- claimer holds are skipped, and the CTE's LIMIT caps how many are taken
 WITH picked AS (
     SELECT id FROM {schema}.jobs
     WHERE state IN ('queued', 'scheduled') AND run_at <= %(now)s

@@ -1,0 +1,217 @@
+"""What only the PostgreSQL store has: its schema option, migrations under a lock, the
+server's clock, SKIP LOCKED claims, NOTIFY wake-ups, recovery from dead connections."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from errands import State
+from errands.errors import ConfigError, StoreError
+from errands.job import JobError, NewJob, Outcome
+from errands.stores import open_store
+from errands.stores.postgres import PostgresStore
+from errands.stores.postgres_listen import ListenWatcher, PollWatcher
+
+
+def new(**fields: object) -> NewJob:
+    return NewJob(task="t", args_json="{}", **fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[PostgresStore]:
+    store = open_store(postgres_url)
+    assert isinstance(store, PostgresStore)
+    yield store
+    store.close()
+
+
+def terminate(url: str, condition: str = "true") -> int:
+    """Kill the server side of the database's connections (not our own), as a restart would."""
+    dbname = url.rsplit("/", 1)[1].split("?")[0]
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            f" WHERE datname = %s AND pid <> pg_backend_pid() AND {condition}",
+            (dbname,),
+        ).fetchall()
+    return len(rows)
+
+
+def test_a_schema_option_keeps_two_stores_apart_in_one_database(pg: PostgresStore, postgres_url: str) -> None:
+    other = open_store(f"{postgres_url}?schema=tenant_b")
+    try:
+        job, _ = other.enqueue(new())
+        assert other.get(job.id).state is State.QUEUED
+        assert pg.list_jobs() == []
+    finally:
+        other.close()
+    with psycopg.connect(postgres_url) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'tenant_b'").fetchone()
+    assert tables == (6,)  # five tables and schema_migrations
+
+
+def test_concurrent_migrations_apply_once_and_nobody_fails(postgres_url: str) -> None:
+    stores = [open_store(f"{postgres_url}?schema=fresh", migrate=False) for _ in range(6)]
+    start = threading.Barrier(len(stores))
+    results: list[list[int]] = []
+
+    def migrate(store: object) -> None:
+        assert isinstance(store, PostgresStore)
+        start.wait()
+        results.append(store.migrate())
+
+    threads = [threading.Thread(target=migrate, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [[]] * 5 + [[1]]
+    assert isinstance(stores[0], PostgresStore) and stores[0].schema_version() == 1
+    for store in stores:
+        store.close()
+
+
+def test_now_is_the_servers_clock_read_when_the_transaction_began(pg: PostgresStore, postgres_url: str) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        clock = "SELECT extract(epoch FROM clock_timestamp())::float8"
+        before = conn.execute(clock).fetchone()
+        with pg.transaction() as tx:
+            began = tx.now
+            time.sleep(0.05)
+            assert tx.now == began  # read once per transaction
+        after = conn.execute(clock).fetchone()
+    assert before is not None and after is not None
+    assert before[0] <= began <= after[0]
+
+
+def test_claim_skips_a_job_another_transaction_holds_instead_of_waiting(pg: PostgresStore, postgres_url: str) -> None:
+    held, _ = pg.enqueue(new(priority=5))
+    free, _ = pg.enqueue(new())
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute("SELECT 1 FROM errands.jobs WHERE id = %s FOR UPDATE", (held.id,))
+        started = time.monotonic()
+        assert [j.id for j in pg.claim("w", None, 2)] == [free.id]
+        assert time.monotonic() - started < 1
+    assert [j.id for j in pg.claim("w", None, 2)] == [held.id]
+
+
+def test_claim_reads_the_ready_index_however_many_jobs_are_finished(pg: PostgresStore, postgres_url: str) -> None:
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute(
+            "INSERT INTO errands.jobs (task, queue, args, state, run_at, created_at, finished_at)"
+            " SELECT 't', 'default', '{}', 'succeeded', 0, 0, 0 FROM generate_series(1, 50000)"
+        )
+        conn.execute("ANALYZE errands.jobs")
+        plans = {}
+        for name, params in (("claim_any_queue", {}), ("claim", {"queues": json.dumps(["default"])})):
+            query = pg._queries[name]
+            sql = f"EXPLAIN {query}"
+            args = {"worker_id": "w", "limit": 10, "now": 1e10, **params}
+            plans[name] = "\n".join(r[0] for r in conn.execute(sql, args).fetchall())
+        conn.rollback()
+    for plan in plans.values():
+        assert "using jobs_ready" in plan and "Seq Scan" not in plan, plan
+
+
+def test_an_enqueue_wakes_a_waiting_watcher_and_a_scheduled_one_does_not(pg: PostgresStore, postgres_url: str) -> None:
+    watcher = pg.watch()
+    producer = open_store(postgres_url)
+    try:
+        assert isinstance(watcher, ListenWatcher)
+        producer.enqueue(new(run_at=producer.now() + 3600))
+        assert watcher.wait(0.3) is False
+        threading.Timer(0.1, lambda: producer.enqueue(new())).start()
+        started = time.monotonic()
+        assert watcher.wait(10) is True
+        assert time.monotonic() - started < 2
+    finally:
+        producer.close()
+        watcher.close()
+
+
+def test_poke_wakes_the_watcher_from_another_thread(pg: PostgresStore) -> None:
+    watcher = pg.watch()
+    try:
+        threading.Timer(0.05, watcher.poke).start()
+        assert watcher.wait(10) is True
+        assert watcher.wait(0.05) is False
+    finally:
+        watcher.close()
+
+
+def test_the_watcher_listens_again_after_its_connection_is_killed(pg: PostgresStore, postgres_url: str) -> None:
+    watcher = pg.watch()
+    try:
+        assert terminate(postgres_url, "query LIKE 'LISTEN%%'") == 1
+        assert watcher.wait(10) is True  # lost the connection: look now
+        assert watcher.wait(10) is True  # listening again: notifications may have been missed
+        assert watcher.wait(0.05) is False
+        threading.Timer(0.1, lambda: pg.enqueue(new())).start()
+        assert watcher.wait(10) is True
+    finally:
+        watcher.close()
+
+
+def test_listen_off_polls_and_still_wakes_on_poke(postgres_url: str) -> None:
+    store = open_store(f"{postgres_url}?listen=off&poll_interval=0.05")
+    watcher = store.watch()
+    try:
+        assert isinstance(watcher, PollWatcher)
+        watcher.poke()
+        assert watcher.wait(10) is True
+        started = time.monotonic()
+        watcher.wait(10)
+        assert time.monotonic() - started < 1
+    finally:
+        watcher.close()
+        store.close()
+
+
+def test_connections_killed_while_idle_are_replaced_without_an_error(pg: PostgresStore, postgres_url: str) -> None:
+    job, _ = pg.enqueue(new())
+    assert terminate(postgres_url) >= 1
+    time.sleep(0.1)  # let the terminations reach our sockets
+    assert pg.get(job.id).state is State.QUEUED
+    assert pg.enqueue(new())[1]
+
+
+def test_an_error_message_holding_nul_is_still_recorded(pg: PostgresStore) -> None:
+    pg.enqueue(new())
+    [job] = pg.claim("w", None, 1)
+    failure = JobError("ValueError", "bad byte \x00 here", "tb\x00")
+    assert pg.settle([Outcome(job.id, job.lease_token or "", State.FAILED, error=failure)]) == [True]
+    got = pg.get(job.id)
+    assert got.state is State.FAILED and got.error is not None and got.error.message == "bad byte \ufffd here"
+
+
+def test_an_unreachable_server_is_one_clear_error() -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"cannot reach PostgreSQL at 127\.0\.0\.1:1: "):
+        open_store("postgresql://postgres@127.0.0.1:1/nothing")
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("schema=bad-name", "schema='bad-name'"),
+        ("colour=blue", 'invalid URI query parameter: "colour"'),
+        ("pool_max=0", "pool and poll options"),
+        ("listen=maybe", "listen='maybe'"),
+    ],
+)
+def test_bad_urls_are_clear_config_errors(query: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        open_store(f"postgresql://user:secret@127.0.0.1:1/db?{query}")
+
+
+def test_a_password_never_appears_in_an_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        open_store("postgresql://user:secret@127.0.0.1:1/db?colour=blue")
+    assert "secret" not in str(caught.value)
