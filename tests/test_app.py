@@ -99,6 +99,24 @@ def test_naive_run_at_and_both_delay_and_run_at_are_refused(app: Errands) -> Non
         app.enqueue("export", {"view_id": 1}, delay=1, run_at=datetime.now(UTC))
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"delay": 1e300}, "delay must be between 0"),
+        ({"delay": -1}, "delay must be between 0"),
+        ({"delay": float("nan")}, "delay must be between 0"),
+        ({"priority": 2**40}, "32-bit"),
+        ({"queue": ""}, "1 to 200 characters"),
+        ({"unique_key": "k" * 1001}, "at most 1000"),
+    ],
+)
+def test_options_no_store_can_hold_are_refused(app: Errands, options: dict[str, object], message: str) -> None:
+    register(app)
+    with pytest.raises(BadArguments, match=message):
+        app.enqueue("export", {"view_id": 1}, **options)  # type: ignore[arg-type]
+    assert app.list() == []
+
+
 def test_unique_key_returns_the_existing_unfinished_job(app: Errands) -> None:
     register(app)
     first = app.enqueue("export", {"view_id": 1}, unique_key="view-1")

@@ -29,6 +29,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 
+MAX_DELAY = 10 * 365 * 86400.0
+PRIORITY_RANGE = (-(2**31), 2**31 - 1)  # what every store can hold
+
+
+def check_options(delay: float | None, priority: int | None, queue: str | None, unique_key: str | None) -> None:
+    """Refuse enqueue options no store can hold, before anything is written."""
+    if delay is not None and not (0 <= delay <= MAX_DELAY):  # also refuses NaN
+        raise BadArguments(f"delay must be between 0 and {MAX_DELAY:.0f} seconds (ten years), not {delay}")
+    if priority is not None and not PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1]:
+        raise BadArguments(f"priority must be a 32-bit integer, not {priority}")
+    if queue is not None and not 0 < len(queue) <= 200:
+        raise BadArguments("queue must be a name of 1 to 200 characters")
+    if unique_key is not None and len(unique_key) > 1000:
+        raise BadArguments("unique_key must be at most 1000 characters")
+
+
 class Errands:
     """One job system: a store plus the tasks this code defines.
 
@@ -167,6 +183,7 @@ class Errands:
         when: float | None = None
         if delay is not None and run_at is not None:
             raise BadArguments("give delay or run_at, not both")
+        check_options(delay, priority, queue, unique_key)
         if delay is not None:
             when = time.time() + float(delay)
         elif run_at is not None:

@@ -55,6 +55,9 @@ def create_app(
     def job_id(request: Request) -> int:
         return int(request.path_params["job_id"])
 
+    async def health(request: Request) -> Response:
+        return await healthz(errands)
+
     job = "/api/jobs/{job_id:int}"
     routes = [
         Route("/api/jobs", admin(api.enqueue), methods=["POST"]),
@@ -69,11 +72,12 @@ def create_app(
         Route("/api/events", admin(lambda r, a: all_events(r, hub))),
         Route("/api/stats", admin(lambda r, a: api.stats())),
         Route("/metrics", admin(lambda r, a: metrics.response())),
-        Route("/healthz", lambda r: healthz(errands)),
+        Route("/healthz", health),
         Route("/api/openapi.json", openapi),
         Route("/errands.js", errands_js),
     ]
-    app = Starlette(routes=routes, exception_handlers={500: internal_error})
+    handlers = {404: not_found, 405: not_allowed, 500: internal_error}
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.hub = hub
     return app
 
@@ -129,6 +133,14 @@ async def openapi(request: Request) -> Response:
 
 async def errands_js(request: Request) -> Response:
     return Response(SCRIPT, media_type="text/javascript", headers={"Cache-Control": "max-age=300"})
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error(404, "not_found", f"no such resource: {request.url.path}")
+
+
+async def not_allowed(request: Request, exc: Exception) -> Response:
+    return error(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

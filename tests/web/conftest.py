@@ -1,0 +1,130 @@
+"""A live HTTP server for the API tests (uvicorn on a free port, in a thread), a worker beside
+it, and a second "host" (a network namespace) for calls from outside loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from errands import Errands, JobContext, WorkerConfig
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    errands: Errands
+    url: str
+    server: uvicorn.Server
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+
+def serve(asgi: Any, host: str = "127.0.0.1") -> tuple[uvicorn.Server, str]:
+    port = free_port(host)
+    server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="off"))
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    return server, f"http://{host}:{port}"
+
+
+def define_tasks(app: Errands) -> None:
+    @app.task(name="export", public=True)
+    def export(ctx: JobContext, rows: int, pause: float = 0.0) -> dict[str, int]:
+        for i in range(rows):
+            time.sleep(pause)
+            ctx.progress(i + 1, rows, f"row {i + 1}")
+        ctx.save_file("export.csv", "".join(f"{i},{i * i}\n" for i in range(rows)))
+        ctx.save_file('we"ird.txt', "x")
+        return {"rows": rows}
+
+    @app.task(name="explode", public=True)
+    def explode(ctx: JobContext) -> None:
+        raise RuntimeError("kaboom")
+
+    @app.task(name="internal")
+    def internal(ctx: JobContext) -> None: ...
+
+
+@pytest.fixture
+def live(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    monkeypatch.setenv("ERRANDS_SECRET", "test-secret")
+    app = Errands(store_url)
+    define_tasks(app)
+    server, url = serve(app.asgi(poll_interval=0.02))
+    yield LiveServer(app, url, server)
+    server.should_exit = True
+    app.close()
+
+
+@pytest.fixture
+def worker(live: LiveServer) -> Iterator[None]:
+    running = live.errands.start_worker(WorkerConfig(concurrency=4, idle_wait=0.05))
+    yield
+    running.stop()
+
+
+@dataclass
+class RemoteHost:
+    """A network namespace joined to this host by a veth pair: a caller that is not loopback."""
+
+    address: str  # this host's address, as the namespace sees it
+    namespace: str
+
+    def run_python(self, code: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ip", "netns", "exec", self.namespace, sys.executable, "-c", code],
+                              capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def remote_host() -> Iterator[RemoteHost]:
+    tag = f"{os.getpid() % 100000}"
+    namespace, host_side, ns_side = f"errands-{tag}", f"erh{tag}", f"ern{tag}"
+    subnet = f"10.213.{os.getpid() % 250}"
+    commands = [
+        ["ip", "netns", "add", namespace],
+        ["ip", "link", "add", host_side, "type", "veth", "peer", "name", ns_side],
+        ["ip", "link", "set", ns_side, "netns", namespace],
+        ["ip", "addr", "add", f"{subnet}.1/30", "dev", host_side],
+        ["ip", "link", "set", host_side, "up"],
+        ["ip", "netns", "exec", namespace, "ip", "addr", "add", f"{subnet}.2/30", "dev", ns_side],
+        ["ip", "netns", "exec", namespace, "ip", "link", "set", ns_side, "up"],
+    ]
+    for command in commands:
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+            message = f"cannot make a network namespace ({' '.join(command)}: {done.stderr.strip()})"
+            if os.environ.get("CI") == "true":
+                pytest.fail(message)
+            pytest.skip(message + "; run the tests as root to enable this")
+    yield RemoteHost(f"{subnet}.1", namespace)
+    subprocess.run(["ip", "link", "del", host_side], capture_output=True)
+    subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 15) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+    return value
