@@ -11,12 +11,15 @@ import builtins
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from . import notify
 from .errors import BadArguments, UnknownTask, WaitTimeout
 from .job import Job, JobEvent, JobFile, NewJob, State
+from .notify import tasks as notify_tasks
 from .settings import Settings
 from .stores import DEFAULT_URL, Store, open_store
 from .task import Backoff, Task, TaskOptions, to_json
@@ -57,6 +60,7 @@ class Errands:
         self.tasks: dict[str, Task] = {}
         self._store: Store | None = None
         self._secret: bytes | None = None
+        notify_tasks.register(self)
 
     def __repr__(self) -> str:
         return f"<Errands {self.url} tasks={sorted(self.tasks)}>"
@@ -65,6 +69,7 @@ class Errands:
     def store(self) -> Store:
         if self._store is None:
             self._store = open_store(self.url)
+            self._store.follow_ups = notify.plan
         return self._store
 
     def close(self) -> None:
@@ -90,6 +95,7 @@ class Errands:
         lease: float | None = None,
         max_worker_losses: int | None = None,
         public: bool = False,
+        notify: Mapping[str, Any] | None = None,
     ) -> Callable[[F], Task]: ...
 
     def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:  # type: ignore[misc]
@@ -106,6 +112,8 @@ class Errands:
             name = options.pop("name", None) or func.__qualname__
             if name in self.tasks:
                 raise ValueError(f"a task named {name!r} is already registered")
+            if options.get("notify") is not None:
+                options["notify"] = notify.normalize(options["notify"])
             task = Task(self, func, TaskOptions(name=name, **options))
             self.tasks[name] = task
             return task
@@ -140,7 +148,7 @@ class Errands:
         job, _ = self.store.enqueue(
             self._new_job(task, args, delay, run_at, priority, queue, unique_key, notify, after)
         )
-        return job
+        return replace(job, _errands=self)
 
     def enqueue_many(
         self, task: str | Task, many_args: Iterable[Mapping[str, Any]], **options: Any
@@ -199,18 +207,28 @@ class Errands:
             max_attempts=opts.retries + 1,
             run_at=when,
             unique_key=unique_key,
-            notify_json=None if notify is None else to_json(dict(notify), "notify", self.settings.max_args_bytes),
+            notify_json=self._notify_json(notify if notify is not None else opts.notify),
             parent_id=after,
             timeout=opts.timeout,
             lease_seconds=opts.lease or self.settings.lease,
             max_worker_losses=opts.max_worker_losses or self.settings.max_worker_losses,
         )
 
+    def _notify_json(self, spec: Mapping[str, Any] | None) -> str | None:
+        normalized = notify.normalize(spec)
+        return None if normalized is None else to_json(normalized, "notify", self.settings.max_args_bytes)
+
+    def then(self, parent_id: int, task: str | Task, args: Mapping[str, Any] | None = None, **options: Any) -> Job:
+        """Enqueue a continuation: it waits in the store and is queued when the parent
+        succeeds (cancelled when it fails or is cancelled). `ctx.parent_result` holds
+        the parent's result."""
+        return self.enqueue(task, args, after=parent_id, **options)
+
     # -- reading and control -----------------------------------------------------
 
     def get(self, job_id: int) -> Job:
         """The job as stored now. Raises JobNotFound."""
-        return self.store.get(job_id)
+        return replace(self.store.get(job_id), _errands=self)
 
     def list(
         self,

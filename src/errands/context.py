@@ -49,6 +49,13 @@ class JobContext:
         self._interrupt: JobInterrupt | None = None
         self._lock = threading.Lock()
 
+    @property
+    def parent_result(self) -> Any:
+        """The result of the job this one continues (`after=` / `job.then`), else None."""
+        if self.job.parent_id is None:
+            return None
+        return self._store.get(self.job.parent_id).result
+
     # -- called by the task --------------------------------------------------
 
     def progress(self, current: float, total: float | None = None, message: str | None = None) -> None:

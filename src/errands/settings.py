@@ -26,6 +26,11 @@ class Settings:
     lease: float = 30.0  # default lease of a claimed job; renewed every third of it
     max_worker_losses: int = 3  # a job whose worker died this often fails
     progress_interval: float = 0.5  # at most one progress write per job per interval
+    base_url: str | None = None  # where the HTTP API is reachable, for links in notifications
+    smtp_url: str | None = None  # smtp://user:password@host:port?starttls=1&from=... for email notifications
+    webhook_secret: str | None = None  # HMAC key for webhook signatures (default: ERRANDS_SECRET)
+    email_subject: str = "[errands] job {id} ({task}) {state}"
+    email_body: str = "Job {id} ({task}) {state} at {finished_at}.\n\n{outcome}\n\nDetails: {url}\n"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -34,6 +39,9 @@ class Settings:
         for field in fields(cls):
             raw = env.get(f"ERRANDS_{field.name.upper()}")
             if raw is None:
+                continue
+            if str(field.type).startswith("str"):
+                values[field.name] = raw
                 continue
             kind = int if field.type == "int" else float
             try:

@@ -54,6 +54,7 @@ class TaskOptions:
     lease: float | None = None
     max_worker_losses: int | None = None
     public: bool = False
+    notify: dict[str, Any] | None = None
 
 
 class Task:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from ..errors import InvalidTransition, JobNotFound
 from ..job import Job, JobEvent, JobFile, NewJob, Outcome, Progress, State
+from .aftermath import WAITING_FOR_PARENT, FollowUps, after_finish
 from .records import Row, event_from_row, file_from_row, job_from_row
 
 
@@ -94,6 +95,8 @@ class Store(abc.ABC):
     """A durable home for jobs. Safe to call from any thread."""
 
     url: str
+    # Set by the app: the jobs (notifications) to store when a job ends, in the same transaction.
+    follow_ups: FollowUps | None = None
 
     @abc.abstractmethod
     def transaction(self) -> AbstractContextManager[Tx]:
@@ -118,6 +121,9 @@ class Store(abc.ABC):
         if events:
             tx.run_many("insert_event", [dict(e, now=tx.now) for e in events])
 
+    def _ended(self, tx: Tx, row: Row, state: State) -> list[dict[str, Any]]:
+        return after_finish(tx, row, state, self.follow_ups, self._insert, event)
+
     # -- producer -----------------------------------------------------------
 
     def enqueue(self, new: NewJob) -> tuple[Job, bool]:
@@ -134,9 +140,10 @@ class Store(abc.ABC):
 
     def _insert(self, tx: Tx, new: NewJob) -> tuple[Row, bool]:
         run_at = tx.now if new.run_at is None else new.run_at
-        state = State.SCHEDULED if run_at > tx.now else State.QUEUED
         if new.parent_id is not None:
-            state = State.SCHEDULED
+            parent = self._get(tx, new.parent_id)
+            run_at = WAITING_FOR_PARENT
+        state = State.SCHEDULED if run_at > tx.now else State.QUEUED
         rows = tx.rows(
             "insert_job",
             task=new.task,
@@ -157,7 +164,14 @@ class Store(abc.ABC):
         if not rows:
             return tx.rows("find_unfinished_by_key", unique_key=new.unique_key)[0], False
         self._insert_events(tx, [event(rows[0]["id"], "state", state, {"task": new.task})])
+        if new.parent_id is not None and parent.finished:  # too late to wait: follow the parent's end now
+            parent_row = tx.rows("select_job", job_id=parent.id)[0]
+            self._insert_events(tx, self._ended_children_only(tx, parent_row, parent.state))
+            return tx.rows("select_job", job_id=rows[0]["id"])[0], True
         return rows[0], True
+
+    def _ended_children_only(self, tx: Tx, row: Row, state: State) -> list[dict[str, Any]]:
+        return after_finish(tx, row, state, None, self._insert, event)
 
     # -- worker ---------------------------------------------------------------
 
@@ -274,7 +288,7 @@ class Store(abc.ABC):
                 finished = o.state in (State.SUCCEEDED, State.FAILED, State.CANCELLED)
                 p = o.progress or Progress()
                 err = o.error
-                changed = tx.run(
+                settled = tx.rows(
                     "settle",
                     job_id=o.job_id,
                     lease_token=o.lease_token,
@@ -292,14 +306,16 @@ class Store(abc.ABC):
                     released=int(o.released),
                     now=tx.now,
                 )
-                accepted.append(bool(changed))
-                if changed:
+                accepted.append(bool(settled))
+                if settled:
                     data: dict[str, Any] = {"task": o.task, "runtime": o.runtime}
                     if err:
                         data |= {"error": err.message, "type": err.type}
                     if o.released:
                         data["reason"] = "released at shutdown"
                     events.append(event(o.job_id, "state", o.state, data))
+                    if finished:
+                        events.extend(self._ended(tx, settled[0], o.state))
             self._insert_events(tx, events)
         return accepted
 
@@ -363,8 +379,11 @@ class Store(abc.ABC):
                     message = (
                         f"its worker died {losses} times while running it (max_worker_losses={r['max_worker_losses']})"
                     )
-                    if tx.run("fail_lost", job_id=r["id"], lease_token=r["lease_token"], message=message, now=tx.now):
+                    failed = tx.rows("fail_lost", job_id=r["id"], lease_token=r["lease_token"], message=message,
+                                     now=tx.now)
+                    if failed:
                         events.append(event(r["id"], "state", State.FAILED, {"error": message, "type": "WorkerLost"}))
+                        events.extend(self._ended(tx, failed[0], State.FAILED))
                         rescued.append(Rescue(r["id"], True))
                 elif tx.run("rescue", job_id=r["id"], lease_token=r["lease_token"], now=tx.now):
                     events.append(event(r["id"], "rescued", None, {"worker_losses": losses}))
@@ -404,8 +423,10 @@ class Store(abc.ABC):
         """Cancel a waiting job at once; ask the worker to stop a running one.
         A finished job is returned unchanged."""
         with self.transaction() as tx:
-            if tx.run("cancel_waiting", job_id=job_id, now=tx.now):
-                self._insert_events(tx, [event(job_id, "state", State.CANCELLED)])
+            cancelled = tx.rows("cancel_waiting", job_id=job_id, now=tx.now)
+            if cancelled:
+                events = [event(job_id, "state", State.CANCELLED), *self._ended(tx, cancelled[0], State.CANCELLED)]
+                self._insert_events(tx, events)
             elif tx.run("request_cancel", job_id=job_id):
                 self._insert_events(tx, [event(job_id, "cancel_requested")])
         return self.get(job_id)

@@ -108,9 +108,9 @@ WITH settled AS (
         worker_losses = worker_losses + %(worker_lost)s, attempt = attempt - %(released)s,
         lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
     WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running'
-    RETURNING id, state
+    RETURNING *
 )
-SELECT id, CASE WHEN state = 'queued' THEN pg_notify({channel}, id::text) END AS notified FROM settled;
+SELECT settled.*, CASE WHEN state = 'queued' THEN pg_notify({channel}, id::text) END AS notified FROM settled;
 
 -- expired_leases: running jobs whose lease ran out, in id order (the order rescue locks them)
 SELECT id, lease_token, worker_losses, max_worker_losses FROM {schema}.jobs
@@ -129,7 +129,22 @@ SELECT id, pg_notify({channel}, id::text) AS notified FROM promoted;
 
 -- cancel_waiting: cancel a job that has not started
 UPDATE {schema}.jobs SET state = 'cancelled', finished_at = %(now)s
-WHERE id = %(job_id)s AND state IN ('scheduled', 'queued');
+WHERE id = %(job_id)s AND state IN ('scheduled', 'queued')
+RETURNING *;
+
+-- release_children: queue the continuations of a job that succeeded, waking idle workers
+WITH released AS (
+    UPDATE {schema}.jobs SET state = 'queued', run_at = %(now)s
+    WHERE parent_id = %(job_id)s AND state = 'scheduled'
+    RETURNING id
+)
+SELECT id, pg_notify({channel}, id::text) AS notified FROM released;
+
+-- cancel_children: cancel the waiting continuations of a job that did not succeed
+UPDATE {schema}.jobs
+SET state = 'cancelled', finished_at = %(now)s, error_type = 'ParentNotSucceeded', error_message = %(message)s
+WHERE parent_id = %(job_id)s AND state IN ('scheduled', 'queued')
+RETURNING *;
 
 -- request_cancel: ask the worker running a job to stop it
 UPDATE {schema}.jobs SET cancel_requested = true
@@ -228,4 +243,5 @@ UPDATE {schema}.jobs
 SET state = 'failed', finished_at = %(now)s, worker_losses = worker_losses + 1,
     error_type = 'WorkerLost', error_message = %(message)s, error_traceback = NULL,
     lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running';
+WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running'
+RETURNING *;

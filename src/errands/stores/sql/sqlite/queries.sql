@@ -82,7 +82,8 @@ SET state = :state, result = :result, finished_at = :finished_at, run_at = coale
     progress_message = coalesce(:message, progress_message),
     worker_losses = worker_losses + :worker_lost, attempt = attempt - :released,
     lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-WHERE id = :job_id AND lease_token = :lease_token AND state = 'running';
+WHERE id = :job_id AND lease_token = :lease_token AND state = 'running'
+RETURNING *;
 
 -- expired_leases: running jobs whose lease ran out
 SELECT id, lease_token, worker_losses, max_worker_losses FROM jobs
@@ -95,7 +96,19 @@ RETURNING id;
 
 -- cancel_waiting: cancel a job that has not started
 UPDATE jobs SET state = 'cancelled', finished_at = :now
-WHERE id = :job_id AND state IN ('scheduled', 'queued');
+WHERE id = :job_id AND state IN ('scheduled', 'queued')
+RETURNING *;
+
+-- release_children: queue the continuations of a job that succeeded
+UPDATE jobs SET state = 'queued', run_at = :now
+WHERE parent_id = :job_id AND state = 'scheduled'
+RETURNING id;
+
+-- cancel_children: cancel the waiting continuations of a job that did not succeed
+UPDATE jobs
+SET state = 'cancelled', finished_at = :now, error_type = 'ParentNotSucceeded', error_message = :message
+WHERE parent_id = :job_id AND state IN ('scheduled', 'queued')
+RETURNING *;
 
 -- request_cancel: ask the worker running a job to stop it
 UPDATE jobs SET cancel_requested = 1 WHERE id = :job_id AND state = 'running' AND cancel_requested = 0;
@@ -182,4 +195,5 @@ UPDATE jobs
 SET state = 'failed', finished_at = :now, worker_losses = worker_losses + 1,
     error_type = 'WorkerLost', error_message = :message, error_traceback = NULL,
     lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-WHERE id = :job_id AND lease_token = :lease_token AND state = 'running';
+WHERE id = :job_id AND lease_token = :lease_token AND state = 'running'
+RETURNING *;
