@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 import click
 import uvicorn
@@ -42,6 +43,10 @@ def serve(app_ref: str, host: str, port: int, with_worker: bool, concurrency: in
     errands = load_app(app_ref)
     asgi = errands.asgi()
     worker = errands.start_worker(WorkerConfig(concurrency=concurrency)) if with_worker else None
+    # uvicorn handles SIGTERM/SIGINT itself, then raises the signal again once it has shut
+    # down; a no-op handler underneath lets this process stop its worker and exit 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: None)
     try:
         uvicorn.run(asgi, host=host, port=port, log_level="info")
     finally:

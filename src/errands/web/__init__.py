@@ -44,7 +44,7 @@ def create_app(
     policy = AuthPolicy(token or os.environ.get("ERRANDS_TOKEN") or None, errands.secret, auth, trust_loopback)
     api = Api(errands, max_body)
     hub = EventHub(errands.store, poll_interval)
-    metrics = Metrics(errands.store)
+    metrics = Metrics(errands.store, hub)
 
     def admin(handler: Handler) -> Endpoint:
         return guard(policy, handler, follow=False)

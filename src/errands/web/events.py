@@ -20,6 +20,7 @@ from ..stores.base import Store
 log = logging.getLogger("errands.web")
 
 QUEUE_LIMIT = 10_000
+Delivery = tuple[JobEvent, dict[str, str]]  # an event and its SSE message, formatted once for every client
 
 
 class EventHub:
@@ -27,15 +28,19 @@ class EventHub:
         self.store = store
         self.poll_interval = poll_interval
         self.queries = 0  # store reads made by the hub, for measuring fan-out cost
-        self._subscribers: set[asyncio.Queue[JobEvent | None]] = set()
+        self._subscribers: set[asyncio.Queue[Delivery | None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._last_id = 0
 
-    async def subscribe(self) -> asyncio.Queue[JobEvent | None]:
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    async def subscribe(self) -> asyncio.Queue[Delivery | None]:
         """A queue that receives every event the hub reads from now on. When this returns,
         the store holds every earlier event, so a backlog read after it leaves no gap."""
-        queue: asyncio.Queue[JobEvent | None] = asyncio.Queue(QUEUE_LIMIT)
+        queue: asyncio.Queue[Delivery | None] = asyncio.Queue(QUEUE_LIMIT)
         self._subscribers.add(queue)
         if self._task is None or self._task.done():
             self._ready = asyncio.Event()
@@ -43,7 +48,7 @@ class EventHub:
         await self._ready.wait()
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[JobEvent | None]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[Delivery | None]) -> None:
         self._subscribers.discard(queue)
 
     async def _run(self) -> None:
@@ -64,14 +69,15 @@ class EventHub:
                 events = []
             for event in events:
                 self._last_id = event.id
+                delivery = (event, sse_message(event))
                 for queue in list(self._subscribers):
-                    self._offer(queue, event)
+                    self._offer(queue, delivery)
             if len(events) < 1000:
                 await asyncio.sleep(self.poll_interval)
 
-    def _offer(self, queue: asyncio.Queue[JobEvent | None], event: JobEvent) -> None:
+    def _offer(self, queue: asyncio.Queue[Delivery | None], delivery: Delivery) -> None:
         try:
-            queue.put_nowait(event)
+            queue.put_nowait(delivery)
         except asyncio.QueueFull:  # a client that stopped reading: end its stream, it can resume
             self._subscribers.discard(queue)
             queue.get_nowait()
@@ -113,11 +119,12 @@ async def stream(hub: EventHub, job_id: int | None, after: int) -> AsyncIterator
             backlog = await asyncio.to_thread(hub.store.events, job_id, after, 1000) if len(backlog) == 1000 else []
         if job_id is not None and (await asyncio.to_thread(hub.store.get, job_id)).finished:
             return
-        while (live := await queue.get()) is not None:
+        while (delivery := await queue.get()) is not None:
+            live, message = delivery
             if live.id <= after or (job_id is not None and live.job_id != job_id):
                 continue
             after = live.id
-            yield sse_message(live)
+            yield message
             if job_id is not None and ends_job(live):
                 return
     finally:

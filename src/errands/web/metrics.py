@@ -15,14 +15,16 @@ from starlette.responses import Response
 
 from ..job import FINISHED, State
 from ..stores.base import Store
+from .events import EventHub
 
 BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, float("inf"))
 ALIVE_WITHIN = 60.0
 
 
 class Metrics(Collector):
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, hub: EventHub | None = None) -> None:
         self.store = store
+        self.hub = hub
         self._lock = threading.Lock()
         self._after: int | None = None
         self._enqueued: Counter[str] = Counter()
@@ -90,6 +92,11 @@ class Metrics(Collector):
                 buckets = [(("+Inf" if b == float("inf") else str(b)), c) for b, c in zip(BUCKETS, counts, strict=True)]
                 runtime.add_metric([task], buckets, self._runtime_sums[task])
             yield runtime
+            if self.hub is not None:
+                yield GaugeMetricFamily("errands_event_streams", "Open SSE streams in this process",
+                                        value=self.hub.subscribers)
+                yield CounterMetricFamily("errands_event_hub_reads", "Event-log reads made by this process's hub",
+                                          value=self.hub.queries)
 
     @staticmethod
     def _counter(name: str, documentation: str, values: Counter[str]) -> CounterMetricFamily:
