@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,10 @@ from ..stores.base import Store
 log = logging.getLogger("errands.web")
 
 QUEUE_LIMIT = 10_000
+# PostgreSQL hands out event ids before commit, so a lower id can become visible after a
+# higher one. The hub stops at a gap in the ids and waits this long for it to fill before it
+# takes it for a rolled-back insert and moves on (SQLite commits in id order: no gaps).
+GAP_WAIT = 1.0
 Delivery = tuple[JobEvent, dict[str, str]]  # an event and its SSE message, formatted once for every client
 
 
@@ -32,6 +37,7 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._last_id = 0
+        self._gap_seen: dict[int, float] = {}  # missing id -> when the hub first saw it missing
 
     @property
     def subscribers(self) -> int:
@@ -67,13 +73,28 @@ class EventHub:
             except ErrandsError as exc:
                 log.warning("event stream: store read failed: %s", exc)
                 events = []
-            for event in events:
+            ready = self._in_order(events)
+            for event in ready:
                 self._last_id = event.id
                 delivery = (event, sse_message(event))
                 for queue in list(self._subscribers):
                     self._offer(queue, delivery)
-            if len(events) < 1000:
+            if len(ready) < 1000:
                 await asyncio.sleep(self.poll_interval)
+
+    def _in_order(self, events: list[JobEvent]) -> list[JobEvent]:
+        """The events up to the first gap in ids that may still fill (see GAP_WAIT)."""
+        ready: list[JobEvent] = []
+        expected = self._last_id + 1
+        now = time.monotonic()
+        for event in events:
+            if event.id != expected:
+                if now - self._gap_seen.setdefault(expected, now) < GAP_WAIT:
+                    break
+                del self._gap_seen[expected]
+            ready.append(event)
+            expected = event.id + 1
+        return ready
 
     def _offer(self, queue: asyncio.Queue[Delivery | None], delivery: Delivery) -> None:
         try:
@@ -109,16 +130,20 @@ async def stream(hub: EventHub, job_id: int | None, after: int) -> AsyncIterator
     A one-job stream ends after the job's final state."""
     queue = await hub.subscribe()
     try:
-        backlog = await asyncio.to_thread(hub.store.events, job_id, after, 1000)
-        while backlog:
+        while True:  # the backlog, from the store
+            backlog = await asyncio.to_thread(hub.store.events, job_id, after, 1000)
             for event in backlog:
                 after = event.id
                 yield sse_message(event)
                 if job_id is not None and ends_job(event):
                     return
-            backlog = await asyncio.to_thread(hub.store.events, job_id, after, 1000) if len(backlog) == 1000 else []
-        if job_id is not None and (await asyncio.to_thread(hub.store.get, job_id)).finished:
-            return
+            if len(backlog) == 1000:
+                continue
+            # A job that ended while we read has its final events in the store: read on.
+            if job_id is None or not (await asyncio.to_thread(hub.store.get, job_id)).finished:
+                break
+            if not backlog:
+                return
         while (delivery := await queue.get()) is not None:
             live, message = delivery
             if live.id <= after or (job_id is not None and live.job_id != job_id):
