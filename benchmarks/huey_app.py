@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-from benchmarks.huey_tasks import make_huey
-
-DB_ENV = "BENCH_HUEY_DB"
+from benchmarks.huey_tasks import DB_ENV, make_huey
 
 huey, record_task = make_huey(os.environ[DB_ENV])

@@ -11,6 +11,8 @@ from huey.api import TaskWrapper
 
 from benchmarks.tasks import append_line
 
+DB_ENV = "BENCH_HUEY_DB"  # where `benchmarks.huey_app` finds its database
+
 
 def record(n: int, sent: float = 0.0) -> None:
     append_line(n, sent)

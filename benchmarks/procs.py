@@ -49,8 +49,11 @@ class Workers:
 
     def failures(self) -> list[str]:
         """Non-zero exit codes, with the tail of that process's log."""
-        return [f"pid {p.pid} exited {p.returncode}: {_tail(log)}"
-                for p, log in zip(self.procs, self.logs, strict=True) if p.returncode not in (0, None)]
+        return [
+            f"pid {p.pid} exited {p.returncode}: {_tail(log)}"
+            for p, log in zip(self.procs, self.logs, strict=True)
+            if p.returncode not in (0, None)
+        ]
 
 
 def start(commands: Sequence[Sequence[str]], env: Mapping[str, str], log_dir: Path) -> Workers:
@@ -59,8 +62,16 @@ def start(commands: Sequence[Sequence[str]], env: Mapping[str, str], log_dir: Pa
     for i, command in enumerate(commands):
         log = log_dir / f"worker-{i}.log"
         with open(log, "wb") as out:
-            procs.append(subprocess.Popen(list(command), cwd=ROOT, env={**os.environ, **env}, stdout=out,
-                                          stderr=subprocess.STDOUT, start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    list(command),
+                    cwd=ROOT,
+                    env={**os.environ, **env},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
         logs.append(log)
     return Workers(procs, logs)
 

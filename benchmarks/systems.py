@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import abc
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.huey_app import DB_ENV
-from benchmarks.huey_tasks import make_huey
+from benchmarks.huey_tasks import DB_ENV, make_huey
 from benchmarks.tasks import OUTPUT_ENV, TASK_NAME, make_app
 
 BIN = Path(sys.executable).parent
@@ -28,7 +26,10 @@ class Setting:
 
     label: str
     commands: tuple[tuple[str, ...], ...]
+    shape: str  # "errands", "huey-processes" (one consumer, -k process -w 2) or "huey-consumers" (two consumers)
+    concurrency: int  # errands --concurrency; 1 for huey (one job at a time per worker process)
     exits_when_done: bool = False  # errands --burst: the processes exit once the queue is empty
+    quiet: bool = False  # per-job INFO log lines turned off (both systems log two lines per job by default)
 
 
 class System(abc.ABC):
@@ -62,14 +63,14 @@ class System(abc.ABC):
 
 class ErrandsSystem(System):
     name = "errands"
-    bulk_method = "app.enqueue_many (one transaction)"
+    bulk_method = "`app.enqueue_many` (one transaction)"
 
     def __init__(self, folder: Path) -> None:
         super().__init__(folder)
         self.url = f"sqlite:///{folder / 'errands.db'}"
         self.app = make_app(self.url)
         self.task = self.app.get_task(TASK_NAME)
-        self.app.store.schema_version()  # open and migrate before anything is timed
+        self.app.stats()  # opens and migrates the store before anything is timed
 
     @property
     def env(self) -> dict[str, str]:
@@ -91,17 +92,23 @@ class ErrandsSystem(System):
         self.app.close()
 
     @staticmethod
-    def setting(concurrency: int, *, burst: bool) -> Setting:
-        command = (str(BIN / "errands"), "worker", "--app", ERRANDS_APP, "--concurrency", str(concurrency))
-        if burst:
-            command += ("--burst",)
-        label = f"2 × `errands worker --concurrency {concurrency}{' --burst' if burst else ''}`"
-        return Setting(label, (command, command), exits_when_done=burst)
+    def setting(concurrency: int, *, burst: bool, quiet: bool = False) -> Setting:
+        command: tuple[str, ...] = (
+            str(BIN / "errands"),
+            "worker",
+            "--app",
+            ERRANDS_APP,
+            "--concurrency",
+            str(concurrency),
+        )
+        command += ("--burst",) * burst + ("--log-level", "warning") * quiet
+        label = f"2 × `errands worker {' '.join(command[4:])}`"
+        return Setting(label, (command, command), "errands", concurrency, exits_when_done=burst, quiet=quiet)
 
 
 class HueySystem(System):
     name = "huey"
-    bulk_method = "task.map (no bulk API: one transaction per job)"
+    bulk_method = "`task.map`, its closest equivalent (huey has no bulk insert: one transaction per job)"
 
     def __init__(self, folder: Path) -> None:
         super().__init__(folder)
@@ -126,33 +133,19 @@ class HueySystem(System):
         self.huey.storage.close()
 
     @staticmethod
-    def processes(poll: float | None = None) -> Setting:
-        """One consumer with two worker processes (plus huey's scheduler/monitor parent)."""
-        command = (str(BIN / "huey_consumer"), HUEY_APP, "-k", "process", "-w", "2", *_poll_options(poll))
-        return Setting(f"`huey_consumer -k process -w 2{_poll_label(poll)}`", (command,))
+    def setting(shape: str, *, poll: float | None = None, quiet: bool = False) -> Setting:
+        """`huey-processes`: one consumer with two worker processes (its parent only schedules and
+        monitors). `huey-consumers`: two consumer processes with one worker thread each.
 
-    @staticmethod
-    def two_consumers(poll: float | None = None, threads: int = 1) -> Setting:
-        """Two consumer processes, each with `threads` worker threads."""
-        command = (str(BIN / "huey_consumer"), HUEY_APP, "-k", "thread", "-w", str(threads), *_poll_options(poll))
-        return Setting(f"2 × `huey_consumer -k thread -w {threads}{_poll_label(poll)}`", (command, command))
+        `poll` None keeps huey's polling defaults (0.1 s after an empty poll, backing off x1.15 up to
+        10 s); a number polls at that fixed interval."""
+        workers = ("-k", "process", "-w", "2") if shape == "huey-processes" else ("-k", "thread", "-w", "1")
+        options = workers + _poll_options(poll) + ("-q",) * quiet
+        command = (str(BIN / "huey_consumer"), HUEY_APP, *options)
+        count = 1 if shape == "huey-processes" else 2
+        label = f"{'2 × ' if count == 2 else ''}`huey_consumer {' '.join(options)}`"
+        return Setting(label, (command,) * count, shape, 1, quiet=quiet)
 
 
 def _poll_options(poll: float | None) -> tuple[str, ...]:
-    """None keeps huey's defaults (first poll after 0.1 s, backing off ×1.15 to 10 s); else a fixed interval."""
-    return () if poll is None else ("--delay", str(poll), "--max-delay", str(poll), "--backoff", "1")
-
-
-def _poll_label(poll: float | None) -> str:
-    return "" if poll is None else f" -d {poll:g} -m {poll:g} -b 1"
-
-
-def wait_for(predicate: object, timeout: float, interval: float = 0.002) -> bool:
-    """Poll `predicate()` until it is true or `timeout` seconds pass."""
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-    return True
+    return () if poll is None else ("--delay", f"{poll:g}", "--max-delay", f"{poll:g}", "--backoff", "1")

@@ -1,0 +1,127 @@
+"""Runs every workload on both systems, in one process, and collects the figures for the report."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.systems import ErrandsSystem, HueySystem, Setting, System
+from benchmarks.workloads import (
+    DrainResult,
+    Factory,
+    LatencyResult,
+    drain,
+    enqueue_bulk,
+    enqueue_single,
+    fresh_folder,
+    latency_and_idle,
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    jobs: int = 10_000
+    latency_jobs: int = 300
+    gap: float = 0.020
+    idle_seconds: float = 5.0
+    concurrency: tuple[int, ...] = (8, 16, 32, 64, 128)
+    huey_poll: float = 0.002  # the tuned huey polling interval, equal to errands' default poll_interval
+    base: Path = Path("/tmp")
+
+
+@dataclass
+class Results:
+    """Everything measured for one system."""
+
+    single: float = 0.0
+    bulk: float = 0.0
+    drains: list[DrainResult] = field(default_factory=list)
+    latencies: list[LatencyResult] = field(default_factory=list)
+
+    @property
+    def best_drain(self) -> DrainResult:
+        """The fastest drain with default logging (the quiet runs only show what logging costs)."""
+        candidates = [d for d in self.drains if not d.setting.quiet]
+        clean = [d for d in candidates if not d.problems] or candidates
+        return max(clean, key=lambda d: d.rate)
+
+    @property
+    def problems(self) -> list[str]:
+        found = [f"drain {d.setting.label}: {p}" for d in self.drains for p in d.problems]
+        return found + [f"latency {r.setting.label}: {p}" for r in self.latencies for p in r.problems]
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def factory(kind: Callable[[Path], System], base: Path) -> Factory:
+    return lambda label: kind(fresh_folder(base, kind.__name__.removesuffix("System").lower(), label))
+
+
+def run_enqueue(new: Factory, name: str, jobs: int, results: Results) -> None:
+    results.single = enqueue_single(new, jobs)
+    say(f"  {name}: enqueue one at a time {results.single:,.0f} jobs/s")
+    results.bulk = enqueue_bulk(new, jobs)
+    say(f"  {name}: enqueue in bulk        {results.bulk:,.0f} jobs/s")
+
+
+def run_drains(new: Factory, name: str, settings: list[Setting], jobs: int, results: Results) -> None:
+    for setting in settings:
+        result = drain(new, setting, jobs)
+        results.drains.append(result)
+        exited = "" if result.seconds_to_exit is None else f", workers exited at {result.seconds_to_exit:.2f}s"
+        say(
+            f"  {name}: drain {setting.label}: {result.rate:,.0f} jobs/s (last line at "
+            f"{result.seconds_to_last_line:.2f}s{exited}; {result.cpu_us_per_job:.0f} µs CPU per job)"
+            f"{'  PROBLEMS: ' if result.problems else ''}{'; '.join(result.problems)}"
+        )
+
+
+def run_latency(new: Factory, name: str, settings: list[Setting], options: Options, results: Results) -> None:
+    for setting in settings:
+        result = latency_and_idle(new, setting, options.latency_jobs, options.gap, options.idle_seconds)
+        results.latencies.append(result)
+        say(
+            f"  {name}: {setting.label}: pick-up p50 {result.percentile(50):.1f} ms, p95 {result.percentile(95):.1f} "
+            f"ms, p99 {result.percentile(99):.1f} ms; idle {result.idle_cpu_percent:.2f}% of a core per worker"
+            f"{'  PROBLEMS: ' if result.problems else ''}{'; '.join(result.problems)}"
+        )
+
+
+def run_all(options: Options) -> tuple[Results, Results]:
+    errands, huey = Results(), Results()
+    new_errands, new_huey = factory(ErrandsSystem, options.base), factory(HueySystem, options.base)
+    say(f"(a) enqueue {options.jobs:,} jobs")
+    run_enqueue(new_errands, "errands", options.jobs, errands)
+    run_enqueue(new_huey, "huey", options.jobs, huey)
+
+    say(f"(b) drain {options.jobs:,} jobs with two worker processes")
+    run_drains(
+        new_errands,
+        "errands",
+        [ErrandsSystem.setting(k, burst=True) for k in options.concurrency],
+        options.jobs,
+        errands,
+    )
+    run_drains(new_huey, "huey", [HueySystem.setting(shape) for shape in HUEY_SHAPES], options.jobs, huey)
+    best_k, huey_shape = errands.best_drain.setting.concurrency, huey.best_drain.setting.shape
+    say("    the best of each again without per-job log lines:")
+    run_drains(new_errands, "errands", [ErrandsSystem.setting(best_k, burst=True, quiet=True)], options.jobs, errands)
+    run_drains(new_huey, "huey", [HueySystem.setting(huey_shape, quiet=True)], options.jobs, huey)
+
+    say(f"(c) pick-up latency ({options.latency_jobs} jobs, {options.gap * 1000:g} ms apart) and idle CPU")
+    run_latency(new_errands, "errands", [ErrandsSystem.setting(best_k, burst=False)], options, errands)
+    run_latency(
+        new_huey,
+        "huey",
+        [HueySystem.setting(huey_shape, poll=options.huey_poll), HueySystem.setting(huey_shape)],
+        options,
+        huey,
+    )
+    return errands, huey
+
+
+HUEY_SHAPES = ("huey-processes", "huey-consumers")
