@@ -43,5 +43,6 @@ def test_errands_migrate_applies_what_is_missing(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     apply_first_migration_only(path)
     done = errands_cli("migrate", "--url", f"sqlite:///{path}")
-    assert done.returncode == 0 and done.stdout.strip() == "applied migration(s) [2]"
+    later = [m.version for m in load_migrations("sqlite")][1:]
+    assert done.returncode == 0 and done.stdout.strip() == f"applied migration(s) {later}"
     assert errands_cli("migrate", "--url", f"sqlite:///{path}").stdout.strip() == "schema is up to date"

@@ -25,7 +25,7 @@ def after_finish(tx: Any, row: Row, state: State, follow_ups: FollowUps | None, 
                  event: Event) -> list[dict[str, Any]]:
     """Run the consequences of `row` ending in `state`; returns the events to append."""
     events: list[dict[str, Any]] = []
-    if follow_ups is not None:
+    if follow_ups is not None and row["notify"] is not None:  # building a Job costs: only when needed
         for new in follow_ups(job_from_row(row), state):
             insert(tx, new)
     if state is State.SUCCEEDED:

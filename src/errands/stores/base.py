@@ -198,6 +198,15 @@ class Store(abc.ABC):
         jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
         return jobs
 
+    def has_ready(self, queues: Sequence[str] | None) -> bool:
+        """Whether a due job waits (a read, no lock): idle workers ask before they claim."""
+        with self.read() as tx:
+            if queues:
+                rows = tx.rows("has_ready", queues=json.dumps(list(queues)), now=tx.now)
+            else:
+                rows = tx.rows("has_ready_any_queue", now=tx.now)
+        return bool(rows[0]["ready"])
+
     def count_retrying(self, queues: Sequence[str] | None) -> int:
         """How many failed jobs wait for a retry (a burst worker stays for them)."""
         with self.read() as tx:

@@ -21,8 +21,19 @@ from ..errors import ConfigError, StoreBusy, StoreError
 from .base import Store
 from .records import Row
 from .sqlfiles import load_migrations, load_queries
+from .sqlite_wake import DataVersionWatcher
 
 _QUERIES = load_queries("sqlite")
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def write_lock(path: str) -> threading.Lock:
+    """One lock per database file in this process: threads take turns in Python instead of
+    meeting in SQLite's busy handler, which sleeps 1, 2, 5, 10 ms and more between tries."""
+    key = os.path.realpath(path)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
 _SYNCHRONOUS = {"full", "normal", "off", "extra"}
 
 
@@ -57,43 +68,10 @@ class _Tx:
         self.conn.executemany(_QUERIES[query], params)
 
 
-class DataVersionWatcher:
-    """Sees commits by other connections through `PRAGMA data_version`: one cheap
-    read per poll interval, no file scanning. `poke()` wakes it from this process."""
-
-    def __init__(self, conn: sqlite3.Connection, poll_interval: float) -> None:
-        self._conn = conn
-        self._poll_interval = poll_interval
-        self._poke = threading.Event()
-        self._version = self._read()
-
-    def _read(self) -> int:
-        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-
-    def poke(self) -> None:
-        self._poke.set()
-
-    def wait(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while True:
-            version = self._read()
-            if version != self._version:
-                self._version = version
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            if self._poke.wait(min(self._poll_interval, remaining)):
-                self._poke.clear()
-                return True
-
-    def close(self) -> None:
-        self._conn.close()
-
-
 class SQLiteStore(Store):
     """Options in the URL query: `synchronous` (full|normal|off|extra, default full),
-    `busy_timeout` (milliseconds, default 5000), `poll_interval` (seconds, default 0.002)."""
+    `busy_timeout` (milliseconds, default 5000), `poll_interval` (seconds between change
+    checks where inotify is not available, default 0.002)."""
 
     def __init__(self, url: str, *, clock: Any = time.time, migrate: bool = True) -> None:
         self.url = url
@@ -121,6 +99,7 @@ class SQLiteStore(Store):
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._check_path()
+        self._write_lock = write_lock(self.path)
         if migrate:
             self.migrate()
 
@@ -153,19 +132,42 @@ class SQLiteStore(Store):
     @contextmanager
     def transaction(self) -> Iterator[_Tx]:
         conn = self._conn()
+        if not self._write_lock.acquire(timeout=self.busy_timeout):
+            raise StoreBusy(f"the database {self.path} stayed busy (writers in this process) longer than the busy "
+                            "timeout; try again")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise translate_error(exc, self.path) from exc
+            self._begin_immediate(conn)
+            try:
+                yield _Tx(conn, self._clock())
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise translate_error(exc, self.path) from exc
+                raise
+        finally:
+            self._write_lock.release()
+
+    def _begin_immediate(self, conn: sqlite3.Connection) -> None:
+        """Take the write lock, retrying every fraction of a millisecond while another process
+        holds it. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ms... between tries,
+        which leaves the lock idle most of the time when workers in two processes share it."""
+        deadline = time.monotonic() + self.busy_timeout
+        pause = 0.0001
+        conn.execute("PRAGMA busy_timeout = 0")
         try:
-            yield _Tx(conn, self._clock())
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise translate_error(exc, self.path) from exc
-            raise
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                        raise translate_error(exc, self.path) from exc
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     @contextmanager
     def read(self) -> Iterator[_Tx]:
@@ -175,7 +177,7 @@ class SQLiteStore(Store):
             raise translate_error(exc, self.path) from exc
 
     def watch(self) -> DataVersionWatcher:
-        return DataVersionWatcher(self._connect(), self.poll_interval)
+        return DataVersionWatcher(self._connect(), self.path, self.poll_interval)
 
     def migrate(self) -> list[int]:
         conn = self._conn()

@@ -62,6 +62,7 @@ def run_sync(ex: Execution) -> Outcome | None:
     """Run a plain task in this thread; None when there is nothing to record."""
     assert ex.task is not None
     ex.thread_id = threading.get_ident()
+    ex.started = time.monotonic()  # the timeout counts from here, not from the claim
     try:
         try:
             value = ex.task.fn(ex.ctx, **ex.job.args)
@@ -76,6 +77,7 @@ def run_sync(ex: Execution) -> Outcome | None:
 async def run_async(ex: Execution) -> Outcome | None:
     """Run an `async def` task on this event loop; None when there is nothing to record."""
     assert ex.task is not None
+    ex.started = time.monotonic()
     with ex.lock:
         ex.async_task, ex.loop = asyncio.current_task(), asyncio.get_running_loop()
     scope = asyncio.timeout(ex.job.timeout)

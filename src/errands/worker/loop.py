@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("errands.worker")
 
+SHORT_JOB = 0.05  # seconds: below this typical run time a worker claims ahead
+
 
 class Worker:
     """Runs jobs from the app's store. `run()` blocks until stopped; `start()` runs it
@@ -51,8 +53,10 @@ class Worker:
         self._stopped = threading.Event()
         self._work: queue.SimpleQueue[Execution | None] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._async_slots: asyncio.Semaphore | None = None
         self._thread: threading.Thread | None = None
         self._watcher: ChangeWatcher | None = None
+        self._typical_runtime: float | None = None  # moving average of recent run times
         self.settler = Settler(self.store, self._settled)
         self.maintenance = Maintenance(self.store, self.id, app.settings, config.maintenance_interval)
         self.supervisor = Supervisor(
@@ -131,13 +135,17 @@ class Worker:
     def _claim_loop(self) -> None:
         watcher = self._watcher = self.store.watch()
         delay = 0.05
+        idle = False
         try:
             while not self._stopping.is_set():
                 free = self._wait_for_free_slots()
                 if not free:
                     continue
                 try:
-                    jobs = self.store.claim(self.id, self.config.queues, free)
+                    # Woken from idle by some commit: look before taking the write lock, so
+                    # idle workers do not all queue for the lock on every commit anywhere.
+                    ready = not idle or self.store.has_ready(self.config.queues)
+                    jobs = self.store.claim(self.id, self.config.queues, free) if ready else []
                     delay = 0.05
                 except StoreError as exc:
                     log.warning("claim failed, retrying in %.2fs: %s", delay, exc)
@@ -146,6 +154,7 @@ class Worker:
                     continue
                 for job in jobs:
                     self._dispatch(job)
+                idle = not jobs
                 if jobs:
                     continue
                 if self.config.burst and self._idle():
@@ -155,11 +164,19 @@ class Worker:
         finally:
             watcher.close()
 
+    def _capacity(self) -> int:
+        """Jobs this worker may hold: its slots, plus as many again waiting their turn while
+        recent jobs are short. One claim then fills many slots, where claiming only the slots
+        that happen to be free costs a commit for every few jobs; long jobs are never
+        prefetched, so they go to whichever worker has a free slot."""
+        short = self._typical_runtime is not None and self._typical_runtime < SHORT_JOB
+        return self.config.concurrency * (2 if short else 1)
+
     def _wait_for_free_slots(self) -> int:
         with self._lock:
-            while len(self._running) >= self.config.concurrency and not self._stopping.is_set():
+            while len(self._running) >= self._capacity() and not self._stopping.is_set():
                 self._slot_freed.wait(0.5)
-            return 0 if self._stopping.is_set() else self.config.concurrency - len(self._running)
+            return 0 if self._stopping.is_set() else self._capacity() - len(self._running)
 
     def _idle(self) -> bool:
         """Nothing runs here, every outcome is recorded, and no failed job awaits its retry."""
@@ -188,7 +205,11 @@ class Worker:
             self._finish(ex, run_sync(ex))
 
     async def _run_async(self, ex: Execution) -> None:
-        self._finish(ex, await run_async(ex))
+        if self._async_slots is None:  # made on the loop's own thread
+            self._async_slots = asyncio.Semaphore(self.config.concurrency)
+        async with self._async_slots:  # claimed ahead of time, async jobs too wait for a slot
+            outcome = await run_async(ex)
+        self._finish(ex, outcome)
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -198,6 +219,9 @@ class Worker:
         return self._loop
 
     def _finish(self, ex: Execution, outcome: Outcome | None) -> None:
+        runtime = time.monotonic() - ex.started
+        typical = self._typical_runtime
+        self._typical_runtime = runtime if typical is None else typical * 0.9 + runtime * 0.1
         activity = ex.ctx.pending_activity()
         if activity is not None and activity.logs and not ex.abandoned:
             try:
@@ -228,6 +252,7 @@ class Worker:
     # -- shutdown ---------------------------------------------------------------------
 
     def _shut_down(self, threads: list[threading.Thread]) -> None:
+        self._release_unstarted()
         running = self.running()
         if running:
             log.info("worker %s stopping: %d job(s) running, grace %gs", self.id, len(running), self.config.grace)
@@ -254,6 +279,16 @@ class Worker:
             log.warning("could not deregister worker %s: %s", self.id, exc)
         self._stopped.set()
         log.info("worker %s stopped", self.id)
+
+    def _release_unstarted(self) -> None:
+        """Claimed jobs still waiting for a thread go back to the queue at once."""
+        while True:
+            try:
+                ex = self._work.get_nowait()
+            except queue.Empty:
+                return
+            if ex is not None:
+                self._release(ex)
 
     def _release(self, ex: Execution) -> None:
         """Hand an unfinished job back to the queue, checkpoint kept; its late outcome is dropped."""

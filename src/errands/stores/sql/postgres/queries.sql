@@ -61,6 +61,16 @@ SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
 FROM picked WHERE j.id = picked.id
 RETURNING j.*;
 
+-- has_ready: whether a due job waits in the given queues (a read: idle workers ask before they lock)
+SELECT EXISTS (
+    SELECT 1 FROM {schema}.jobs
+    WHERE state IN ('queued', 'scheduled') AND run_at <= %(now)s
+      AND queue IN (SELECT json_array_elements_text(%(queues)s::json))
+) AS ready;
+
+-- has_ready_any_queue: the same as has_ready, for a worker that serves every queue
+SELECT EXISTS (SELECT 1 FROM {schema}.jobs WHERE state IN ('queued', 'scheduled') AND run_at <= %(now)s) AS ready;
+
 -- count_retrying: failed jobs waiting out their retry backoff, in the given queues (NULL: all)
 SELECT count(*) AS n FROM {schema}.jobs
 WHERE state = 'scheduled' AND attempt > 0

@@ -42,6 +42,15 @@ WHERE id IN (
 )
 RETURNING *;
 
+-- has_ready: whether a due job waits in the given queues (a read: idle workers ask before they lock)
+SELECT EXISTS (
+    SELECT 1 FROM jobs
+    WHERE state IN ('queued', 'scheduled') AND run_at <= :now AND queue IN (SELECT value FROM json_each(:queues))
+) AS ready;
+
+-- has_ready_any_queue: the same as has_ready, for a worker that serves every queue
+SELECT EXISTS (SELECT 1 FROM jobs WHERE state IN ('queued', 'scheduled') AND run_at <= :now) AS ready;
+
 -- count_retrying: failed jobs waiting out their retry backoff, in the given queues (NULL: all)
 SELECT count(*) AS n FROM jobs
 WHERE state = 'scheduled' AND attempt > 0
