@@ -12,11 +12,13 @@ import psycopg
 import pytest
 
 from errands import State
-from errands.errors import ConfigError, StoreError
+from errands.errors import ConfigError, StoreBusy, StoreError
 from errands.job import JobError, NewJob, Outcome
 from errands.stores import open_store
+from errands.stores.base import event
 from errands.stores.postgres import PostgresStore
 from errands.stores.postgres_listen import ListenWatcher, PollWatcher
+from errands.stores.sqlfiles import load_migrations
 
 
 def new(**fields: object) -> NewJob:
@@ -71,10 +73,42 @@ def test_concurrent_migrations_apply_once_and_nobody_fails(postgres_url: str) ->
         t.start()
     for t in threads:
         t.join()
-    assert sorted(results) == [[]] * 5 + [[1]]
-    assert isinstance(stores[0], PostgresStore) and stores[0].schema_version() == 1
+    versions = [m.version for m in load_migrations("postgres")]
+    assert sorted(results) == [[]] * 5 + [versions]
+    assert isinstance(stores[0], PostgresStore) and stores[0].schema_version() == versions[-1]
     for store in stores:
         store.close()
+
+
+def catalog(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> list[tuple[object, ...]]:
+    """Tables, columns and indexes of a schema, without the schema's name."""
+    columns = conn.execute(
+        "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns"
+        " WHERE table_schema = %s ORDER BY 1, 2",
+        (schema,),
+    ).fetchall()
+    indexes = conn.execute(
+        "SELECT indexname, replace(indexdef, %s, '') FROM pg_indexes WHERE schemaname = %s ORDER BY 1",
+        (f"{schema}.", schema),
+    ).fetchall()
+    return [*columns, *indexes]
+
+
+def test_an_upgraded_schema_matches_a_new_one_and_keeps_its_jobs(pg: PostgresStore, postgres_url: str) -> None:
+    first = load_migrations("postgres")[0]
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA old; CREATE TABLE old.schema_migrations"
+                     " (version integer PRIMARY KEY, name text NOT NULL, applied_at double precision NOT NULL)")
+        conn.execute(first.sql.replace("{schema}", '"old"'))
+        conn.execute("INSERT INTO old.schema_migrations VALUES (%s, %s, 0)", (first.version, first.name))
+        conn.execute("INSERT INTO old.jobs (task, queue, args, state, run_at, created_at)"
+                     " VALUES ('old', 'default', '{}', 'queued', 0, 0)")
+        upgraded = open_store(f"{postgres_url}?schema=old")
+        try:
+            assert upgraded.get(1).task == "old"
+        finally:
+            upgraded.close()
+        assert catalog(conn, "old") == catalog(conn, "errands")
 
 
 def test_now_is_the_servers_clock_read_when_the_transaction_began(pg: PostgresStore, postgres_url: str) -> None:
@@ -215,3 +249,30 @@ def test_a_password_never_appears_in_an_error() -> None:
     with pytest.raises(ConfigError) as caught:
         open_store("postgresql://user:secret@127.0.0.1:1/db?colour=blue")
     assert "secret" not in str(caught.value)
+
+
+def test_a_log_reader_never_skips_an_event_committed_after_a_newer_one(pg: PostgresStore) -> None:
+    """PostgreSQL shows rows at commit, not in id order: the reader waits for writes in flight."""
+    first, _ = pg.enqueue(new())
+    read: list[list[int]] = []
+    with pg.transaction() as tx:  # a slow write: its event id is older than the enqueue below
+        tx.run_many("insert_event", [event(first.id, "log", None, {"message": "slow"}) | {"now": tx.now}])
+        pg.enqueue(new())  # a newer event id, committed first
+        reader = threading.Thread(target=lambda: read.append([e.id for e in pg.events(None)]))
+        reader.start()
+        reader.join(0.3)
+        assert reader.is_alive()  # it waits for the slow write rather than reading past it
+    reader.join(10)
+    ids = read[0]
+    assert ids == sorted(ids) and len(ids) == 3
+
+
+def test_a_write_that_never_ends_makes_log_readers_fail_clearly(
+    pg: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pg._gate, "patience", 0.3)
+    with pg.transaction():
+        with pytest.raises(StoreBusy, match="event log stayed locked"):
+            pg.events(None)
+        assert pg.list_jobs() == []  # other reads do not wait
+    assert pg.events(None) == []

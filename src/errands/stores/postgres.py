@@ -12,6 +12,8 @@ import logging
 import re
 import select
 import threading
+import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -39,7 +41,57 @@ _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # Options errands reads from the URL's query; every other one goes to libpq as it is.
 _OPTIONS = {"schema", "pool_min", "pool_max", "pool_timeout", "listen", "poll_interval"}
 _DEFAULTS = {"connect_timeout": "10", "application_name": "errands"}
-_NOW = "SELECT extract(epoch FROM clock_timestamp())::float8 AS now"
+_CLOCK = "extract(epoch FROM clock_timestamp())::float8 AS now"
+_NOW = f"SELECT {_CLOCK}"
+# Statements reading the event log after an id; see `EventLogGate`.
+_LOG_READS = frozenset({"select_all_events", "select_events", "select_last_event_id"})
+
+
+class EventLogGate:
+    """Keeps the event log readable in id order, as a tail (`events(after=id)`) needs.
+
+    PostgreSQL hands out an event id at insert but shows the row at commit, so without a
+    gate a reader could see id 8 before id 7 commits, move past 7, and never see it. Every
+    write transaction holds this advisory lock shared from BEGIN (no extra round trip; they
+    never wait for each other); a log reader takes it exclusively, which waits only for
+    the writes in flight, so everything it reads below the newest id is final. A reader
+    waits at most `attempt` seconds at a time (writers queue behind it meanwhile), then
+    backs off and tries again, up to `patience` seconds in all."""
+
+    attempt = 0.05
+    patience = 5.0
+
+    def __init__(self, schema: str) -> None:
+        self.key = lock_key(f"errands event log {schema}")
+        self.begin_write = f"BEGIN; SELECT pg_advisory_xact_lock_shared({self.key}) AS gate, {_CLOCK}"
+        self._begin_read = (
+            f"BEGIN; SET LOCAL lock_timeout = '{int(self.attempt * 1000)}ms';"
+            f" SELECT pg_advisory_xact_lock({self.key})"
+        )
+
+    def read(self, conn: Connection, query: str, params: dict[str, Any]) -> list[Row]:
+        deadline = time.monotonic() + self.patience
+        pause = 0.01
+        while True:
+            try:
+                conn.execute(self._begin_read)
+                break
+            except pg_errors.LockNotAvailable:
+                conn.execute("ROLLBACK")
+            if time.monotonic() + pause > deadline:
+                raise StoreBusy(
+                    f"the event log stayed locked by a write that has not ended for {self.patience:g}s"
+                    " (a stopped worker in the middle of a transaction?); try again"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+        try:
+            rows: list[Row] = list(conn.execute(query, params).fetchall())
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return rows
 
 
 def _configure(conn: Connection) -> None:
@@ -64,12 +116,15 @@ class _Tx:
     `now` is the server's clock in epoch seconds: read with `BEGIN` for a write, on first
     use for a read (most reads never need it)."""
 
-    __slots__ = ("_conn", "_queries", "_now")
+    __slots__ = ("_conn", "_queries", "_now", "_gate")
 
-    def __init__(self, conn: Connection, queries: dict[str, str], now: float | None) -> None:
+    def __init__(
+        self, conn: Connection, queries: dict[str, str], now: float | None, gate: EventLogGate | None = None
+    ) -> None:
         self._conn = conn
         self._queries = queries
         self._now = now
+        self._gate = gate  # set for reads: log reads then pass the gate
 
     @property
     def now(self) -> float:
@@ -84,6 +139,8 @@ class _Tx:
         self._now = value
 
     def rows(self, query: str, **params: Any) -> list[Row]:
+        if self._gate is not None and query in _LOG_READS:
+            return self._gate.read(self._conn, self._queries[query], _clean(params))
         return list(self._conn.execute(self._queries[query], _clean(params)).fetchall())
 
     def run(self, query: str, **params: Any) -> int:
@@ -143,6 +200,10 @@ class PostgresStore(Store):
             open=True,
         )
         self._told_polling = threading.Event()
+        self._gate = EventLogGate(self.schema)
+        # A store dropped without close() must not keep its connections and threads.
+        self._closer = weakref.finalize(self, _close_pool, self._pool)
+        self._closer.atexit = False
 
     # -- connections --------------------------------------------------------------
 
@@ -175,7 +236,7 @@ class PostgresStore(Store):
         for attempt in range(self._pool.max_size + 1):
             conn = self._getconn()
             try:
-                cur = conn.execute(f"BEGIN; {_NOW}")
+                cur = conn.execute(self._gate.begin_write)
                 cur.nextset()
                 row = cur.fetchone()
                 assert row is not None
@@ -205,7 +266,7 @@ class PostgresStore(Store):
     def read(self) -> Iterator[_Tx]:
         conn = self._getconn()
         try:
-            yield _Tx(conn, self._queries, None)
+            yield _Tx(conn, self._queries, None, self._gate)
         except psycopg.Error as exc:
             raise self._translate(exc) from exc
         finally:
@@ -291,7 +352,7 @@ class PostgresStore(Store):
         return ListenWatcher(self._connect, self.channel)
 
     def close(self) -> None:
-        self._pool.close()
+        self._closer()
 
     # -- dialect-specific orderings ----------------------------------------------------
 
@@ -307,6 +368,15 @@ class PostgresStore(Store):
 
     def save_activity(self, batch: Sequence[Activity]) -> set[int]:
         return super().save_activity(sorted(batch, key=lambda a: a.job_id))
+
+
+def _close_pool(pool: ConnectionPool[Connection]) -> None:
+    # Garbage collection may run this on one of the pool's own threads, which cannot join
+    # itself: close from a thread of its own then.
+    if threading.current_thread().name.startswith(f"{pool.name}-"):
+        threading.Thread(target=pool.close, name=f"{pool.name}-closer", daemon=True).start()
+    else:
+        pool.close()
 
 
 def parse_url(url: str) -> tuple[str, dict[str, Any]]:
