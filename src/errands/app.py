@@ -146,48 +146,44 @@ class Errands:
         With `unique_key`, an unfinished job holding the same key is returned
         instead of a new one. With `after`, the job waits for that parent job."""
         job, _ = self.store.enqueue(
-            self._new_job(task, args, delay, run_at, priority, queue, unique_key, notify, after)
+            self._new_job(task, args, delay=delay, run_at=run_at, priority=priority, queue=queue,
+                          unique_key=unique_key, notify=notify, after=after)
         )
         return replace(job, _errands=self)
 
     def enqueue_many(
         self, task: str | Task, many_args: Iterable[Mapping[str, Any]], **options: Any
     ) -> builtins.list[int]:
-        """Store many jobs of one task in one transaction (all or none); returns their ids."""
-        news = [
-            self._new_job(
-                task,
-                args,
-                **{
-                    "delay": None,
-                    "run_at": None,
-                    "priority": None,
-                    "queue": None,
-                    "unique_key": None,
-                    "notify": None,
-                    "after": None,
-                    **options,
-                },
-            )
-            for args in many_args
-        ]
+        """Store many jobs of one task in one transaction (all or none); returns their ids.
+        Options (delay, priority, queue, notify, ...) apply to every job."""
+        spec = task if isinstance(task, Task) else self.get_task(task)
+        shared = self._job_fields(spec, **options)
+        what = f"the arguments of task {spec.name!r}"
+        news = []
+        for args in many_args:
+            spec.check_args(args)
+            news.append(NewJob(args_json=to_json(dict(args), what, self.settings.max_args_bytes), **shared))
         return self.store.enqueue_many(news)
 
-    def _new_job(
-        self,
-        task: str | Task,
-        args: Mapping[str, Any] | None,
-        delay: float | None,
-        run_at: datetime | None,
-        priority: int | None,
-        queue: str | None,
-        unique_key: str | None,
-        notify: Mapping[str, Any] | None,
-        after: int | None,
-    ) -> NewJob:
+    def _new_job(self, task: str | Task, args: Mapping[str, Any] | None, **options: Any) -> NewJob:
         spec = task if isinstance(task, Task) else self.get_task(task)
         args = dict(args or {})
         spec.check_args(args)
+        text = to_json(args, f"the arguments of task {spec.name!r}", self.settings.max_args_bytes)
+        return NewJob(args_json=text, **self._job_fields(spec, **options))
+
+    def _job_fields(
+        self,
+        spec: Task,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        unique_key: str | None = None,
+        notify: Mapping[str, Any] | None = None,
+        after: int | None = None,
+    ) -> dict[str, Any]:
+        """Every field of a new job but its arguments, checked."""
         when: float | None = None
         if delay is not None and run_at is not None:
             raise BadArguments("give delay or run_at, not both")
@@ -199,20 +195,19 @@ class Errands:
                 raise BadArguments("run_at must be timezone-aware (e.g. datetime.now(UTC) + timedelta(...))")
             when = run_at.timestamp()
         opts = spec.options
-        return NewJob(
-            task=spec.name,
-            args_json=to_json(args, f"the arguments of task {spec.name!r}", self.settings.max_args_bytes),
-            queue=queue or opts.queue,
-            priority=opts.priority if priority is None else priority,
-            max_attempts=opts.retries + 1,
-            run_at=when,
-            unique_key=unique_key,
-            notify_json=self._notify_json(notify if notify is not None else opts.notify),
-            parent_id=after,
-            timeout=opts.timeout,
-            lease_seconds=opts.lease or self.settings.lease,
-            max_worker_losses=opts.max_worker_losses or self.settings.max_worker_losses,
-        )
+        return {
+            "task": spec.name,
+            "queue": queue or opts.queue,
+            "priority": opts.priority if priority is None else priority,
+            "max_attempts": opts.retries + 1,
+            "run_at": when,
+            "unique_key": unique_key,
+            "notify_json": self._notify_json(notify if notify is not None else opts.notify),
+            "parent_id": after,
+            "timeout": opts.timeout,
+            "lease_seconds": opts.lease or self.settings.lease,
+            "max_worker_losses": opts.max_worker_losses or self.settings.max_worker_losses,
+        }
 
     def _notify_json(self, spec: Mapping[str, Any] | None) -> str | None:
         normalized = notify.normalize(spec)

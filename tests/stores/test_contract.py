@@ -47,10 +47,23 @@ def test_unique_key_returns_the_unfinished_job_then_allows_a_new_one(store: Stor
     assert created_third and third.id != first.id
 
 
-def test_enqueue_many_stores_all(store: Store) -> None:
-    ids = store.enqueue_many([new(args={"i": i}) for i in range(50)])
+def test_enqueue_many_stores_all_in_order(store: Store) -> None:
+    later = store.now() + 3600
+    ids = store.enqueue_many([new(args={"i": i}, priority=i, run_at=later if i % 5 == 0 else None,
+                                  notify_json='{"on": []}' if i == 3 else None) for i in range(50)])
     assert len(set(ids)) == 50
-    assert sum(store.counts()["default"].values()) == 50
+    jobs = [store.get(i) for i in ids]
+    assert [(j.args, j.priority) for j in jobs] == [({"i": i}, i) for i in range(50)]
+    assert [j.state for j in jobs] == [State.SCHEDULED if i % 5 == 0 else State.QUEUED for i in range(50)]
+    assert jobs[3].notify == {"on": []} and jobs[4].notify is None
+    assert [e.state for e in store.events(ids[0])] == [State.SCHEDULED]
+    assert store.counts()["default"] == {"queued": 40, "scheduled": 10}
+
+
+def test_enqueue_many_with_unique_keys_and_parents(store: Store) -> None:
+    parent, _ = store.enqueue(new())
+    ids = store.enqueue_many([new(unique_key="a"), new(unique_key="a"), new(parent_id=parent.id)])
+    assert ids[0] == ids[1] and store.get(ids[2]).state is State.SCHEDULED
 
 
 def test_claim_orders_by_priority_then_age_and_respects_limit(store: Store) -> None:

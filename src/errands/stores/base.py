@@ -134,9 +134,22 @@ class Store(abc.ABC):
         return job_from_row(row), created
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[int]:
-        """Store many jobs in one transaction; all or nothing."""
+        """Store many jobs in one transaction; all or nothing. Returns their ids in order."""
         with self.transaction() as tx:
-            return [self._insert(tx, new)[0]["id"] for new in jobs]
+            if any(new.unique_key is not None or new.parent_id is not None for new in jobs):
+                return [self._insert(tx, new)[0]["id"] for new in jobs]  # each may meet a key or parent
+            states = [State.SCHEDULED if new.run_at is not None and new.run_at > tx.now else State.QUEUED
+                      for new in jobs]
+            rows = [
+                [new.task, new.queue, new.priority, new.args_json, state.value, new.max_attempts,
+                 tx.now if new.run_at is None else new.run_at, new.notify_json, new.timeout, new.lease_seconds,
+                 new.max_worker_losses]
+                for new, state in zip(jobs, states, strict=True)
+            ]
+            ids = sorted(r["id"] for r in tx.rows("insert_jobs_bulk", jobs=json.dumps(rows), now=tx.now))
+            self._insert_events(tx, [event(i, "state", state, {"task": new.task})
+                                     for i, new, state in zip(ids, jobs, states, strict=True)])
+        return ids
 
     def _insert(self, tx: Tx, new: NewJob) -> tuple[Row, bool]:
         run_at = tx.now if new.run_at is None else new.run_at

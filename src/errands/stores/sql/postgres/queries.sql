@@ -14,6 +14,22 @@ WITH job AS (
 )
 SELECT job.*, CASE WHEN job.state = 'queued' THEN pg_notify({channel}, job.id::text) END AS notified FROM job;
 
+-- insert_jobs_bulk: store many jobs (no unique keys, no parents) in one statement, waking idle
+-- workers once; %(jobs)s is a JSON array of [task, queue, priority, args, state, max_attempts, run_at,
+-- notify, timeout, lease_seconds, max_worker_losses]
+WITH inserted AS (
+    INSERT INTO {schema}.jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
+                               notify, timeout, lease_seconds, max_worker_losses)
+    SELECT j ->> 0, j ->> 1, (j ->> 2)::integer, (j ->> 3)::json, j ->> 4, (j ->> 5)::integer,
+           (j ->> 6)::double precision, %(now)s, (j ->> 7)::json, (j ->> 8)::double precision,
+           (j ->> 9)::double precision, (j ->> 10)::integer
+    FROM json_array_elements(%(jobs)s::json) AS j
+    RETURNING id, state
+), woken AS (
+    SELECT pg_notify({channel}, min(id)::text) FROM inserted WHERE state = 'queued'
+)
+SELECT id, (SELECT count(*) FROM woken) AS notified FROM inserted;
+
 -- find_unfinished_by_key: the unfinished job that already holds a unique key
 SELECT * FROM {schema}.jobs
 WHERE unique_key = %(unique_key)s AND state IN ('scheduled', 'queued', 'running');
