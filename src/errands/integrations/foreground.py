@@ -1,0 +1,27 @@
+"""A worker run in the foreground by a framework's own command line (`flask errands worker`,
+`manage.py errands_worker`), stopped like `errands worker`: gracefully on SIGTERM or SIGINT,
+at once on a second signal.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..app import Errands
+from ..worker import WorkerConfig
+from ..worker.signals import stop_on_signals
+
+
+def worker_config(queues: str, concurrency: int, burst: bool, grace: float) -> WorkerConfig:
+    """The worker options the framework commands share with `errands worker`."""
+    names = tuple(name.strip() for name in queues.split(",") if name.strip())
+    return WorkerConfig(queues=names, concurrency=concurrency, burst=burst, grace=grace)
+
+
+def run_worker(errands: Errands, config: WorkerConfig) -> None:
+    """Run jobs until SIGTERM/SIGINT (or, with `burst`, until nothing is left)."""
+    # Frameworks rarely configure the root logger; without this, a worker says nothing.
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    runner = errands.worker(config)
+    with stop_on_signals(runner):
+        runner.run()

@@ -1,0 +1,1 @@
+"""Tests of the web-framework integrations, each driving its example app over real HTTP."""
