@@ -45,6 +45,13 @@ def app_options(fn: F) -> F:
     return fn
 
 
+def required_app_option(fn: F) -> F:
+    """--app for commands that run the user's tasks (worker, serve)."""
+    option = click.option("--app", "app_ref", envvar="ERRANDS_APP", required=True, metavar="MODULE:ATTR",
+                          help="Your Errands app, e.g. myproject.jobs:app (or ERRANDS_APP).")
+    return option(fn)
+
+
 def resolve(app_ref: str | None, url: str | None, *, need_tasks: bool = False) -> Errands:
     if app_ref:
         return load_app(app_ref)

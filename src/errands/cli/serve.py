@@ -9,18 +9,11 @@ import click
 import uvicorn
 
 from ..worker import WorkerConfig
-from .loading import load_app
+from .loading import load_app, required_app_option
 
 
 @click.command()
-@click.option(
-    "--app",
-    "app_ref",
-    envvar="ERRANDS_APP",
-    required=True,
-    metavar="MODULE:ATTR",
-    help="Your Errands app, e.g. myproject.jobs:app (or ERRANDS_APP).",
-)
+@required_app_option
 @click.option(
     "--host",
     default="127.0.0.1",

@@ -8,18 +8,11 @@ import click
 
 from ..worker import WorkerConfig
 from ..worker.signals import stop_on_signals
-from .loading import load_app
+from .loading import load_app, required_app_option
 
 
 @click.command()
-@click.option(
-    "--app",
-    "app_ref",
-    envvar="ERRANDS_APP",
-    required=True,
-    metavar="MODULE:ATTR",
-    help="Your Errands app, e.g. myproject.jobs:app (or ERRANDS_APP).",
-)
+@required_app_option
 @click.option("--queues", default="", help="Comma-separated queues to serve; default all.")
 @click.option(
     "--concurrency", "-c", type=click.IntRange(1, 1000), default=10, show_default=True, help="Jobs running at once."
