@@ -19,6 +19,7 @@ from errands.stores import open_store
 PG_URL = os.environ.get("ERRANDS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 _PREFIX = "errands_test"
 _counter = itertools.count()
+_LEFT_OUT = pytest.StashKey[str]()
 
 
 def url_for(database: str, url: str = PG_URL) -> str:
@@ -30,15 +31,44 @@ def admin() -> psycopg.Connection[tuple[object, ...]]:
     return psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
 
 
-def _unreachable(exc: Exception) -> None:
+def _reason(exc: Exception) -> str:
     parts = urlsplit(PG_URL)
-    reason = (
+    return (
         f"PostgreSQL not reachable at {parts.hostname}:{parts.port or 5432} ({str(exc).strip().splitlines()[0]}); "
         "start it or point ERRANDS_TEST_PG_URL at a server to run the postgres tests"
     )
+
+
+def _unreachable(exc: Exception) -> None:
     if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+        pytest.fail(_reason(exc))
+    pytest.skip(_reason(exc))
+
+
+def _uses_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    return params.get("store_url") == "postgres" or "postgres_url" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a server (and outside CI), leave the postgres tests out and say so once,
+    rather than one skip line per test."""
+    wanted = [item for item in items if _uses_postgres(item)]
+    if not wanted or os.environ.get("CI") == "true":
+        return
+    try:
+        admin().close()
+    except psycopg.OperationalError as exc:
+        items[:] = [item for item in items if not _uses_postgres(item)]
+        config.hook.pytest_deselected(items=wanted)
+        config.stash[_LEFT_OUT] = f"{len(wanted)} postgres tests left out: {_reason(exc)}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    note = terminalreporter.config.stash.get(_LEFT_OUT, None)
+    if note:
+        terminalreporter.write_line(note, yellow=True)
 
 
 def _drop_leftovers(conn: psycopg.Connection[tuple[object, ...]]) -> None:

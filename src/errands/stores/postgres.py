@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import select
 import threading
 import time
@@ -17,7 +16,6 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -26,10 +24,11 @@ from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..errors import ConfigError, StoreBusy, StoreError
+from ..errors import StoreBusy, StoreError
 from ..job import Outcome
 from .base import Activity, Store
 from .postgres_listen import ListenWatcher, PollWatcher
+from .postgres_url import describe, first_line, parse_url
 from .records import Row
 from .sqlfiles import load_migrations, load_queries
 
@@ -37,10 +36,6 @@ log = logging.getLogger("errands.store")
 
 Connection = psycopg.Connection[dict[str, Any]]
 
-_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-# Options errands reads from the URL's query; every other one goes to libpq as it is.
-_OPTIONS = {"schema", "pool_min", "pool_max", "pool_timeout", "listen", "poll_interval"}
-_DEFAULTS = {"connect_timeout": "10", "application_name": "errands"}
 _CLOCK = "extract(epoch FROM clock_timestamp())::float8 AS now"
 _NOW = f"SELECT {_CLOCK}"
 # Statements reading the event log after an id; see `EventLogGate`.
@@ -377,67 +372,6 @@ def _close_pool(pool: ConnectionPool[Connection]) -> None:
         threading.Thread(target=pool.close, name=f"{pool.name}-closer", daemon=True).start()
     else:
         pool.close()
-
-
-def parse_url(url: str) -> tuple[str, dict[str, Any]]:
-    """Split a store URL into a libpq conninfo and errands' own options; ConfigError if bad."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    ours = {k: v for k, v in query if k in _OPTIONS}
-    theirs = [(k, v) for k, v in query if k not in _OPTIONS]
-    for key, value in _DEFAULTS.items():
-        if key not in dict(theirs):
-            theirs.append((key, value))
-    scheme = "postgresql" if parts.scheme.lower() in ("postgres", "postgresql") else parts.scheme
-    conninfo = urlunsplit((scheme, parts.netloc, parts.path, urlencode(theirs), ""))
-    try:
-        psycopg.conninfo.conninfo_to_dict(conninfo)
-    except psycopg.ProgrammingError as exc:
-        raise ConfigError(f"bad PostgreSQL URL {redact(url)!r}: {first_line(exc)}") from None
-    options: dict[str, Any] = {
-        "schema": ours.get("schema", "errands"),
-        "pool_min": ours.get("pool_min", "1"),
-        "pool_max": ours.get("pool_max", "10"),
-        "pool_timeout": ours.get("pool_timeout", "10"),
-        "poll_interval": ours.get("poll_interval", "1.0"),
-    }
-    if not _SCHEMA_NAME.match(options["schema"]):
-        raise ConfigError(
-            f"schema={options['schema']!r} in {redact(url)!r}: use letters, digits and underscores (at most 63)"
-        )
-    try:
-        low, high = int(options["pool_min"]), int(options["pool_max"])
-        if not 0 <= low <= high or high < 1 or float(options["pool_timeout"]) <= 0:
-            raise ValueError("need 0 <= pool_min <= pool_max, pool_max >= 1, pool_timeout > 0")
-        if float(options["poll_interval"]) <= 0:
-            raise ValueError("poll_interval must be > 0")
-    except ValueError as exc:
-        raise ConfigError(f"{redact(url)!r}: pool and poll options take positive numbers ({exc})") from None
-    listen = ours.get("listen", "on").lower()
-    if listen not in ("on", "off", "true", "false", "1", "0"):
-        raise ConfigError(f"listen={listen!r} in {redact(url)!r}: use on or off")
-    options["listen"] = listen in ("on", "true", "1")
-    return conninfo, options
-
-
-def describe(conninfo: str) -> str:
-    """host:port of a conninfo, for messages."""
-    params = psycopg.conninfo.conninfo_to_dict(conninfo)
-    host = str(params.get("host") or params.get("hostaddr") or "the local socket")
-    return f"{host}:{params.get('port') or 5432}"
-
-
-def redact(url: str) -> str:
-    """The URL without its password, fit for an error message."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def lock_key(name: str) -> int:
