@@ -44,6 +44,17 @@ def test_without_credentials_nothing_but_health_and_docs(guarded: tuple[Errands,
         assert c.get("/errands.js").status_code == 200
 
 
+def test_trust_loopback_can_be_turned_off_from_the_environment(store_url: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ERRANDS_TRUST_LOOPBACK", "0")
+    app = Errands(store_url)
+    server, url = serve(app.asgi())
+    try:
+        assert httpx.get(f"{url}/api/jobs").status_code == 401
+    finally:
+        server.should_exit = True
+
+
 def test_the_bearer_token_and_the_users_own_check_give_admin_access(guarded: tuple[Errands, str]) -> None:
     app, url = guarded
     with httpx.Client(base_url=url) as c:

@@ -34,13 +34,16 @@ def create_app(
     *,
     token: str | None = None,
     auth: AuthCheck | None = None,
-    trust_loopback: bool = True,
+    trust_loopback: bool | None = None,
     max_body: int = 1_000_000,
     poll_interval: float = 0.1,
 ) -> Starlette:
     """token: the bearer token for admin access from other hosts (default ERRANDS_TOKEN).
     auth: your own check `f(request) -> bool` granting admin access (your session, your SSO).
-    trust_loopback: loopback callers are admins; turn it off behind a reverse proxy on this host."""
+    trust_loopback: loopback callers are admins; turn it off behind a reverse proxy on this host
+    (default: ERRANDS_TRUST_LOOPBACK, on unless it says 0 or false)."""
+    if trust_loopback is None:
+        trust_loopback = os.environ.get("ERRANDS_TRUST_LOOPBACK", "1").lower() not in ("0", "false", "no")
     policy = AuthPolicy(token or os.environ.get("ERRANDS_TOKEN") or None, errands.secret, auth, trust_loopback)
     api = Api(errands, max_body)
     hub = EventHub(errands.store, poll_interval)
