@@ -182,7 +182,9 @@ class Worker:
         """Nothing runs here, every outcome is recorded, and no failed job awaits its retry."""
         with self._lock:
             busy = bool(self._running)
-        return not busy and self.settler.wait_idle(0) and not self.store.count_retrying(self.config.queues)
+        queues = self.config.queues
+        return (not busy and self.settler.wait_idle(0) and not self.store.count_retrying(queues)
+                and not self.store.has_ready(queues))
 
     # -- running --------------------------------------------------------------------
 

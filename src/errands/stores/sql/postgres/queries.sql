@@ -87,9 +87,9 @@ SELECT EXISTS (
 -- has_ready_any_queue: the same as has_ready, for a worker that serves every queue
 SELECT EXISTS (SELECT 1 FROM {schema}.jobs WHERE state IN ('queued', 'scheduled') AND run_at <= %(now)s) AS ready;
 
--- count_retrying: failed jobs waiting out their retry backoff, in the given queues (NULL: all)
+-- count_retrying: failed jobs waiting for their retry (in backoff or due), in the given queues (NULL: all)
 SELECT count(*) AS n FROM {schema}.jobs
-WHERE state = 'scheduled' AND attempt > 0
+WHERE state IN ('scheduled', 'queued') AND attempt > 0
   AND (%(queues)s::json IS NULL OR queue IN (SELECT json_array_elements_text(%(queues)s::json)));
 
 -- extend_leases: renew every lease a worker holds in one statement; reports cancellations.

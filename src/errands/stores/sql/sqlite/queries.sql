@@ -61,9 +61,9 @@ SELECT EXISTS (
 -- has_ready_any_queue: the same as has_ready, for a worker that serves every queue
 SELECT EXISTS (SELECT 1 FROM jobs WHERE state IN ('queued', 'scheduled') AND run_at <= :now) AS ready;
 
--- count_retrying: failed jobs waiting out their retry backoff, in the given queues (NULL: all)
+-- count_retrying: failed jobs waiting for their retry (in backoff or due), in the given queues (NULL: all)
 SELECT count(*) AS n FROM jobs
-WHERE state = 'scheduled' AND attempt > 0
+WHERE state IN ('scheduled', 'queued') AND attempt > 0
   AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)));
 
 -- extend_leases: renew every lease a worker holds in one statement; reports cancellations
