@@ -95,14 +95,12 @@ def _configure(conn: Connection) -> None:
     conn.adapters.register_loader("json", TextLoader)
 
 
-def _check_idle(conn: Connection) -> None:
-    """Raise if the server closed an idle pooled connection (a restart, pg_terminate_backend),
-    so the pool hands out another. No round trip: an idle connection has nothing to read,
-    while a closed one holds the server's farewell message and the end of the stream."""
+def _closed_while_idle(conn: Connection) -> bool:
+    """Whether the server closed an idle pooled connection (a restart, pg_terminate_backend).
+    No round trip: an idle connection has nothing to read, while a closed one holds the
+    server's farewell message and the end of the stream."""
     readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    if readable or conn.pgconn.status != pq.ConnStatus.OK:
-        conn.close()  # the pool discards a closed connection (an open one would come back)
-        raise psycopg.OperationalError("the server sent something to an idle connection: assuming it closed")
+    return bool(readable) or conn.pgconn.status != pq.ConnStatus.OK
 
 
 class _Tx:
@@ -187,7 +185,6 @@ class PostgresStore(Store):
             connection_class=psycopg.Connection,
             kwargs={"autocommit": True, "row_factory": dict_row},
             configure=_configure,
-            check=_check_idle,
             min_size=int(options["pool_min"]),
             max_size=int(options["pool_max"]),
             timeout=float(options["pool_timeout"]),
@@ -216,13 +213,21 @@ class PostgresStore(Store):
         self._connect().close()
 
     def _getconn(self) -> Connection:
-        try:
-            return self._pool.getconn()
-        except PoolTimeout as exc:
-            raise StoreError(
-                f"cannot reach PostgreSQL at {self.where}: no connection within {self._pool.timeout:g}s "
-                "(server down, or every pooled connection busy: raise pool_max)"
-            ) from exc
+        """A pooled connection the server has not closed. (The pool's own `check` hook would
+        sleep a second after each dead one; after a restart every idle one is dead.)"""
+        for _ in range(self._pool.max_size + 1):
+            try:
+                conn = self._pool.getconn()
+            except PoolTimeout as exc:
+                raise StoreError(
+                    f"cannot reach PostgreSQL at {self.where}: no connection within {self._pool.timeout:g}s "
+                    "(server down, or every pooled connection busy: raise pool_max)"
+                ) from exc
+            if not _closed_while_idle(conn):
+                return conn
+            conn.close()
+            self._pool.putconn(conn)  # a closed connection is discarded and replaced
+        raise StoreError(f"lost every connection to PostgreSQL at {self.where}; try again")
 
     def _begin(self) -> tuple[Connection, float]:
         """Check out a connection and open a transaction on it, reading the server's clock in
