@@ -140,14 +140,19 @@ class Errands:
         unique_key: str | None = None,
         notify: Mapping[str, Any] | None = None,
         after: int | None = None,
+        connection: Any = None,
     ) -> Job:
         """Store a job and return it at once; it is on disk when this returns.
 
         With `unique_key`, an unfinished job holding the same key is returned
-        instead of a new one. With `after`, the job waits for that parent job."""
+        instead of a new one. With `after`, the job waits for that parent job.
+        With `connection` (your psycopg connection, or sqlite3 connection to the same
+        file, in an open transaction), the job is written in your transaction: it
+        exists if and only if you commit, and workers see it only then."""
         job, _ = self.store.enqueue(
             self._new_job(task, args, delay=delay, run_at=run_at, priority=priority, queue=queue,
-                          unique_key=unique_key, notify=notify, after=after)
+                          unique_key=unique_key, notify=notify, after=after),
+            connection,
         )
         return replace(job, _errands=self)
 

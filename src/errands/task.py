@@ -100,7 +100,7 @@ class Task:
         """Store a job running this task with `kwargs` and return it at once.
 
         Options mixed into kwargs: delay (seconds), run_at (datetime), priority,
-        queue, unique_key, notify, after (parent job id). Use `app.enqueue(name,
+        queue, unique_key, notify, after (parent job id), connection (your transaction). Use `app.enqueue(name,
         args, ...)` when a task argument shares one of those names."""
         options = {k: kwargs.pop(k) for k in _ENQUEUE_OPTIONS if k in kwargs}
         return self.app.enqueue(self.name, kwargs, **options)
@@ -110,4 +110,4 @@ class Task:
         return await self.app.enqueue_async(self.name, kwargs, **options)
 
 
-_ENQUEUE_OPTIONS = ("delay", "run_at", "priority", "queue", "unique_key", "notify", "after")
+_ENQUEUE_OPTIONS = ("delay", "run_at", "priority", "queue", "unique_key", "notify", "after", "connection")

@@ -28,6 +28,8 @@ def after_finish(tx: Any, row: Row, state: State, follow_ups: FollowUps | None, 
     if follow_ups is not None and row["notify"] is not None:  # building a Job costs: only when needed
         for new in follow_ups(job_from_row(row), state):
             insert(tx, new)
+    if not row["has_children"]:
+        return events
     if state is State.SUCCEEDED:
         for child in tx.rows("release_children", job_id=row["id"], now=tx.now):
             events.append(event(child["id"], "state", State.QUEUED, {"reason": f"parent job {row['id']} succeeded"}))

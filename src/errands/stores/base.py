@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from ..errors import InvalidTransition, JobNotFound
+from ..errors import ConfigError, InvalidTransition, JobNotFound
 from ..job import Job, JobEvent, JobFile, NewJob, Outcome, Progress, State
 from .aftermath import WAITING_FOR_PARENT, FollowUps, after_finish
 from .records import Row, event_from_row, file_from_row, job_from_row
@@ -58,12 +58,20 @@ class Store(abc.ABC):
 
     # -- producer -----------------------------------------------------------
 
-    def enqueue(self, new: NewJob) -> tuple[Job, bool]:
+    def enqueue(self, new: NewJob, connection: Any = None) -> tuple[Job, bool]:
         """Store one job; returns (job, created). An unfinished job holding the same
-        unique key is returned instead of a new one (created False)."""
-        with self.transaction() as tx:
+        unique key is returned instead of a new one (created False). With `connection`,
+        the job is written in the caller's open transaction and exists if and only if
+        the caller commits."""
+        scope = self.transaction() if connection is None else self.foreign_transaction(connection)
+        with scope as tx:
             row, created = self._insert(tx, new)
         return job_from_row(row), created
+
+    def foreign_transaction(self, connection: Any) -> AbstractContextManager[Tx]:
+        """The caller's own open transaction on their connection; commit and rollback stay
+        theirs. Dialects that can join one override this."""
+        raise ConfigError(f"{type(self).__name__} cannot write inside your transaction")
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[int]:
         """Store many jobs in one transaction; all or nothing. Returns their ids in order."""
@@ -87,6 +95,7 @@ class Store(abc.ABC):
         run_at = tx.now if new.run_at is None else new.run_at
         if new.parent_id is not None:
             parent = self._get(tx, new.parent_id)
+            tx.run("mark_parent", job_id=parent.id)
             run_at = WAITING_FOR_PARENT
         state = State.SCHEDULED if run_at > tx.now else State.QUEUED
         rows = tx.rows(

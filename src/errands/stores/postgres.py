@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..errors import StoreBusy, StoreError
+from ..errors import ConfigError, StoreBusy, StoreError
 from ..job import Outcome
 from .base import Activity, Store
 from .postgres_listen import ListenWatcher, PollWatcher
@@ -145,6 +145,26 @@ class _Tx:
             return
         with self._conn.cursor() as cur:
             cur.executemany(self._queries[query], [_clean(p) for p in params])
+
+
+class ForeignTx:
+    """Named SQL on a cursor of the caller's own transaction (transactional enqueue)."""
+
+    __slots__ = ("_cursor", "_queries", "now")
+
+    def __init__(self, cursor: psycopg.Cursor[Row], queries: dict[str, str], now: float) -> None:
+        self._cursor = cursor
+        self._queries = queries
+        self.now = now
+
+    def rows(self, query: str, **params: Any) -> list[Row]:
+        return list(self._cursor.execute(self._queries[query], _clean(params)).fetchall())
+
+    def run(self, query: str, **params: Any) -> int:
+        return self._cursor.execute(self._queries[query], _clean(params)).rowcount
+
+    def run_many(self, query: str, params: Sequence[dict[str, Any]]) -> None:
+        self._cursor.executemany(self._queries[query], [_clean(p) for p in params])
 
 
 def _clean(params: dict[str, Any]) -> dict[str, Any]:
@@ -271,6 +291,24 @@ class PostgresStore(Store):
             raise self._translate(exc) from exc
         finally:
             self._pool.putconn(conn)
+
+    @contextmanager
+    def foreign_transaction(self, connection: Any) -> Iterator[ForeignTx]:
+        """Write in the caller's open transaction (a psycopg connection, not in autocommit):
+        what is written exists if and only if the caller commits."""
+        if not isinstance(connection, psycopg.Connection):
+            raise ConfigError(f"connection= takes a psycopg connection, not {type(connection).__name__}")
+        if connection.autocommit:
+            raise ConfigError("connection= must be in a transaction (autocommit is on): the job would "
+                              "not wait for your commit")
+        try:
+            with connection.cursor(row_factory=dict_row) as cursor:
+                cursor.adapters.register_loader("json", TextLoader)
+                row = cursor.execute(_NOW).fetchone()
+                assert row is not None
+                yield ForeignTx(cursor, self._queries, float(row["now"]))
+        except psycopg.Error as exc:
+            raise translate_error(exc, self.where, self.schema) from exc
 
     def _rollback(self, conn: Connection) -> None:
         if conn.broken or conn.closed:

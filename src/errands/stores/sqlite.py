@@ -170,6 +170,24 @@ class SQLiteStore(Store):
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     @contextmanager
+    def foreign_transaction(self, connection: Any) -> Iterator[_Tx]:
+        """Write with the caller's own sqlite3 connection to this database, in their open
+        transaction: what is written exists if and only if the caller commits."""
+        if not isinstance(connection, sqlite3.Connection):
+            raise ConfigError(f"connection= takes a sqlite3 connection, not {type(connection).__name__}")
+        if connection.isolation_level is None and not connection.in_transaction:
+            raise ConfigError("connection= must be in a transaction (autocommit mode and no BEGIN): "
+                              "the job would not wait for your commit")
+        previous = connection.row_factory
+        connection.row_factory = sqlite3.Row
+        try:
+            yield _Tx(connection, self._clock())
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        finally:
+            connection.row_factory = previous
+
+    @contextmanager
     def read(self) -> Iterator[_Tx]:
         try:
             yield _Tx(self._conn(), self._clock())

@@ -23,7 +23,8 @@ WITH inserted AS (
     SELECT j ->> 0, j ->> 1, (j ->> 2)::integer, (j ->> 3)::json, j ->> 4, (j ->> 5)::integer,
            (j ->> 6)::double precision, %(now)s, (j ->> 7)::json, (j ->> 8)::double precision,
            (j ->> 9)::double precision, (j ->> 10)::integer
-    FROM json_array_elements(%(jobs)s::json) AS j
+    FROM json_array_elements(%(jobs)s::json) WITH ORDINALITY AS e(j, position)
+    ORDER BY position  -- ids are given out in this order: the caller sorts them back to its list
     RETURNING id, state
 ), woken AS (
     SELECT pg_notify({channel}, min(id)::text) FROM inserted WHERE state = 'queued'
@@ -157,6 +158,9 @@ SELECT id, pg_notify({channel}, id::text) AS notified FROM promoted;
 UPDATE {schema}.jobs SET state = 'cancelled', finished_at = %(now)s
 WHERE id = %(job_id)s AND state IN ('scheduled', 'queued')
 RETURNING *;
+
+-- mark_parent: note that a job has a continuation waiting for it
+UPDATE {schema}.jobs SET has_children = true WHERE id = %(job_id)s AND NOT has_children;
 
 -- release_children: queue the continuations of a job that succeeded, waking idle workers
 WITH released AS (

@@ -118,6 +118,9 @@ UPDATE jobs SET state = 'cancelled', finished_at = :now
 WHERE id = :job_id AND state IN ('scheduled', 'queued')
 RETURNING *;
 
+-- mark_parent: note that a job has a continuation waiting for it
+UPDATE jobs SET has_children = 1 WHERE id = :job_id AND has_children = 0;
+
 -- release_children: queue the continuations of a job that succeeded
 UPDATE jobs SET state = 'queued', run_at = :now
 WHERE parent_id = :job_id AND state = 'scheduled'
