@@ -131,26 +131,28 @@ class Store(abc.ABC):
 
     def claim(self, worker_id: str, queues: Sequence[str] | None, limit: int) -> list[Job]:
         """Lease up to `limit` due jobs to a worker, each with a fresh lease token."""
+        return self.settle_and_claim((), worker_id, queues, limit)[1]
+
+    def settle_and_claim(
+        self, outcomes: Sequence[Outcome], worker_id: str, queues: Sequence[str] | None, limit: int
+    ) -> tuple[list[bool], list[Job]]:
+        """`settle` then `claim` in one transaction: one commit where a busy worker would
+        pay two. Returns which outcomes were accepted, and the claimed jobs."""
         with self.transaction() as tx:
+            accepted = self._settle_in(tx, outcomes)
             if queues:
                 rows = tx.rows("claim", worker_id=worker_id, queues=json.dumps(list(queues)), limit=limit, now=tx.now)
             else:
                 rows = tx.rows("claim_any_queue", worker_id=worker_id, limit=limit, now=tx.now)
+            claimed = {"worker": worker_id}
             self._insert_events(
                 tx,
-                [
-                    event(
-                        r["id"],
-                        "state",
-                        State.RUNNING,
-                        {"attempt": r["attempt"], "worker": worker_id, "task": r["task"]},
-                    )
-                    for r in rows
-                ],
+                [event(r["id"], "state", State.RUNNING, claimed | {"attempt": r["attempt"], "task": r["task"]})
+                 for r in rows],
             )
         jobs = [job_from_row(r) for r in rows]
         jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
-        return jobs
+        return accepted, jobs
 
     def has_ready(self, queues: Sequence[str] | None) -> bool:
         """Whether a due job waits (a read, no lock): idle workers ask before they claim."""
@@ -244,42 +246,48 @@ class Store(abc.ABC):
     def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
         """Record how runs ended, in one transaction. Each outcome is accepted only
         while its lease token still holds the job (fencing); returns which were."""
-        accepted = []
         with self.transaction() as tx:
-            events = []
-            for o in outcomes:
-                finished = o.state in (State.SUCCEEDED, State.FAILED, State.CANCELLED)
-                p = o.progress or Progress()
-                err = o.error
-                settled = tx.rows(
-                    "settle",
-                    job_id=o.job_id,
-                    lease_token=o.lease_token,
-                    state=o.state.value,
-                    result=o.result_json,
-                    finished_at=tx.now if finished else None,
-                    run_at=None if o.retry_in is None else tx.now + o.retry_in,
-                    error_type=err.type if err else None,
-                    error_message=err.message if err else None,
-                    error_traceback=err.traceback if err else None,
-                    current=p.current,
-                    total=p.total,
-                    message=p.message,
-                    worker_lost=int(o.worker_lost),
-                    released=int(o.released),
-                    now=tx.now,
-                )
-                accepted.append(bool(settled))
-                if settled:
-                    data: dict[str, Any] = {"task": o.task, "runtime": o.runtime}
-                    if err:
-                        data |= {"error": err.message, "type": err.type}
-                    if o.released:
-                        data["reason"] = "released at shutdown"
-                    events.append(event(o.job_id, "state", o.state, data))
-                    if finished:
-                        events.extend(self._ended(tx, settled[0], o.state))
-            self._insert_events(tx, events)
+            return self._settle_in(tx, outcomes)
+
+    def _settle_in(self, tx: Tx, outcomes: Sequence[Outcome]) -> list[bool]:
+        # Rows are written in id order, as every multi-row write does: no two transactions
+        # then wait for each other's rows in opposite orders (PostgreSQL deadlocks).
+        accepted = [False] * len(outcomes)
+        events = []
+        for index in sorted(range(len(outcomes)), key=lambda i: outcomes[i].job_id):
+            o = outcomes[index]
+            finished = o.state in (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+            p = o.progress or Progress()
+            err = o.error
+            settled = tx.rows(
+                "settle",
+                job_id=o.job_id,
+                lease_token=o.lease_token,
+                state=o.state.value,
+                result=o.result_json,
+                finished_at=tx.now if finished else None,
+                run_at=None if o.retry_in is None else tx.now + o.retry_in,
+                error_type=err.type if err else None,
+                error_message=err.message if err else None,
+                error_traceback=err.traceback if err else None,
+                current=p.current,
+                total=p.total,
+                message=p.message,
+                worker_lost=int(o.worker_lost),
+                released=int(o.released),
+                now=tx.now,
+            )
+            accepted[index] = bool(settled)
+            if settled:
+                data: dict[str, Any] = {"task": o.task, "runtime": o.runtime}
+                if err:
+                    data |= {"error": err.message, "type": err.type}
+                if o.released:
+                    data["reason"] = "released at shutdown"
+                events.append(event(o.job_id, "state", o.state, data))
+                if finished:
+                    events.extend(self._ended(tx, settled[0], o.state))
+        self._insert_events(tx, events)
         return accepted
 
     def register_worker(self, info: WorkerInfo) -> None:

@@ -145,7 +145,7 @@ class Worker:
                     # Woken from idle by some commit: look before taking the write lock, so
                     # idle workers do not all queue for the lock on every commit anywhere.
                     ready = not idle or self.store.has_ready(self.config.queues)
-                    jobs = self.store.claim(self.id, self.config.queues, free) if ready else []
+                    jobs = self._settle_and_claim(free) if ready else []
                     delay = 0.05
                 except StoreError as exc:
                     log.warning("claim failed, retrying in %.2fs: %s", delay, exc)
@@ -163,6 +163,17 @@ class Worker:
                 watcher.wait(self.config.idle_wait)
         finally:
             watcher.close()
+
+    def _settle_and_claim(self, limit: int) -> list[Job]:
+        """Claim, recording in the same commit whatever outcomes wait for the settler."""
+        outcomes = self.settler.take()
+        try:
+            accepted, jobs = self.store.settle_and_claim(outcomes, self.id, self.config.queues, limit)
+        except BaseException:
+            self.settler.give_back(outcomes)
+            raise
+        self.settler.recorded(outcomes, accepted)
+        return jobs
 
     def _capacity(self) -> int:
         """Jobs this worker may hold: its slots, plus as many again waiting their turn while

@@ -47,6 +47,32 @@ class Settler:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
+    def take(self) -> list[Outcome]:
+        """Every outcome waiting now, for the claim loop to record with its next claim;
+        hand them back with `recorded` (or `give_back` if that transaction failed)."""
+        taken: list[Outcome] = []
+        while len(taken) < MAX_BATCH:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:  # closing: leave the marker for the settler thread
+                self._queue.put(None)
+                break
+            taken.append(item)
+        return taken
+
+    def give_back(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            self._queue.put(outcome)
+
+    def recorded(self, outcomes: list[Outcome], accepted: list[bool]) -> None:
+        for outcome, ok in zip(outcomes, accepted, strict=True):
+            self._on_settled(outcome, ok)
+        with self._idle:
+            self._pending -= len(outcomes)
+            self._idle.notify_all()
+
     def close(self, timeout: float | None = None) -> None:
         self._queue.put(None)
         self._wake.set()
@@ -81,8 +107,4 @@ class Settler:
                 log.warning("could not record %d outcome(s), retrying in %.2fs: %s", len(batch), delay, exc)
                 self._wake.wait(delay)
                 delay = min(delay * 2, 5.0)
-        for outcome, ok in zip(batch, accepted, strict=True):
-            self._on_settled(outcome, ok)
-        with self._idle:
-            self._pending -= len(batch)
-            self._idle.notify_all()
+        self.recorded(batch, accepted)
