@@ -82,7 +82,9 @@ def demo(db: str | None) -> None:
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)
-    console.print(f"\nTry: [bold]errands status {ids[4]} --url {url}[/bold]   [bold]errands list --url {url}[/bold]")
+    command = Path(sys.executable).parent / "errands"
+    cli = str(command) if command.exists() else "errands"
+    console.print(f"\nTry: [bold]{cli} status {ids[4]} --url {url}[/bold]\n     [bold]{cli} list --url {url}[/bold]")
 
 
 COMMANDS = [demo]
