@@ -50,8 +50,11 @@ class Store(abc.ABC):
     def close(self) -> None: ...
 
     def _insert_events(self, tx: Tx, events: list[dict[str, Any]]) -> None:
-        if events:
-            tx.run_many("insert_event", [dict(e, now=tx.now) for e in events])
+        if len(events) == 1:
+            tx.run("insert_event", **events[0], now=tx.now)
+        elif events:  # one statement, not one per event: a round trip each on PostgreSQL
+            rows = [[e["job_id"], e["kind"], e["state"], e["data"]] for e in events]
+            tx.run("insert_events_bulk", events=json.dumps(rows), now=tx.now)
 
     def _ended(self, tx: Tx, row: Row, state: State) -> list[dict[str, Any]]:
         return after_finish(tx, row, state, self.follow_ups, self._insert, event)

@@ -245,6 +245,9 @@ class Worker:
             if self._running.get(ex.job.id) is ex:
                 del self._running[ex.job.id]
             self._slot_freed.notify_all()
+            last = not self._running
+        if last and self.config.burst and self._watcher is not None:
+            self._watcher.poke()  # a burst worker may be done: look now, not after idle_wait
         if outcome is None:
             log.warning("job %s %s: result discarded (this worker lost its lease)", ex.job.id, ex.job.task)
         elif not ex.abandoned:

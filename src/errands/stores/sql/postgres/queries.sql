@@ -39,6 +39,13 @@ WHERE unique_key = %(unique_key)s AND state IN ('scheduled', 'queued', 'running'
 INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
 VALUES (%(job_id)s, %(now)s, %(kind)s, %(state)s, %(data)s);
 
+-- insert_events_bulk: append many lines to job histories in one statement, in the order given;
+-- %(events)s is a JSON array of [job_id, kind, state, data]
+INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
+SELECT (e ->> 0)::bigint, %(now)s, e ->> 1, e ->> 2, (e ->> 3)::json
+FROM json_array_elements(%(events)s::json) WITH ORDINALITY AS x(e, position)
+ORDER BY position;
+
 -- claim: lease up to %(limit)s due jobs of the given queues, highest priority first, then oldest.
 -- Each queue is read on its own through jobs_ready_queue, so a quiet queue is claimed as fast
 -- as a busy one (one scan over every ready job would wade through the busy queue's backlog).

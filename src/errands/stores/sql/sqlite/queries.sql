@@ -26,6 +26,11 @@ WHERE unique_key = :unique_key AND state IN ('scheduled', 'queued', 'running');
 -- insert_event: append one line to a job's history
 INSERT INTO job_events (job_id, at, kind, state, data) VALUES (:job_id, :now, :kind, :state, :data);
 
+-- insert_events_bulk: append many lines to job histories in one statement, in the order given;
+-- :events is a JSON array of [job_id, kind, state, data]
+INSERT INTO job_events (job_id, at, kind, state, data)
+SELECT value ->> 0, :now, value ->> 1, value ->> 2, value ->> 3 FROM json_each(:events);
+
 -- claim: lease up to :limit due jobs of the given queues, highest priority first, then oldest
 UPDATE jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
