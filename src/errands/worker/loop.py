@@ -241,6 +241,12 @@ class Worker:
                 self.store.save_activity([activity])
             except StoreError as exc:
                 log.warning("job %s: last log lines not saved: %s", ex.job.id, exc)
+        # The outcome is handed on before the job leaves the running table: a burst worker
+        # checking whether it is done must see the job in one place or the other.
+        if outcome is None:
+            log.warning("job %s %s: result discarded (this worker lost its lease)", ex.job.id, ex.job.task)
+        elif not ex.abandoned:
+            self.settler.submit(outcome)
         with self._lock:
             if self._running.get(ex.job.id) is ex:
                 del self._running[ex.job.id]
@@ -248,10 +254,6 @@ class Worker:
             last = not self._running
         if last and self.config.burst and self._watcher is not None:
             self._watcher.poke()  # a burst worker may be done: look now, not after idle_wait
-        if outcome is None:
-            log.warning("job %s %s: result discarded (this worker lost its lease)", ex.job.id, ex.job.task)
-        elif not ex.abandoned:
-            self.settler.submit(outcome)
 
     def _settled(self, outcome: Outcome, accepted: bool) -> None:
         if not accepted:
