@@ -159,11 +159,21 @@ def test_extend_leases_reports_held_jobs_and_cancel_requests(store: Store) -> No
     store.enqueue_many([new(), new()])
     a, b = store.claim("w", None, 2)
     store.cancel(b.id)
-    report = store.extend_leases("w")
+    report = store.extend_leases("w", [a.lease_token or "", b.lease_token or ""])
     assert report.held == {a.id: a.lease_token, b.id: b.lease_token}
     assert report.cancel_requested == {b.id}
     assert store.cancel_requests("w") == {b.id}
-    assert store.extend_leases("other").held == {}
+    assert store.extend_leases("other", [a.lease_token or ""]).held == {}
+
+
+def test_a_lease_the_worker_does_not_know_of_is_not_renewed(store: Store) -> None:
+    """A claim whose answer was lost on the way: the worker never runs it, so it must expire."""
+    store.enqueue_many([new(lease_seconds=0.05), new(lease_seconds=60)])
+    lost, known = store.claim("w", None, 2)
+    assert store.extend_leases("w", [known.lease_token or ""]).held == {known.id: known.lease_token}
+    rescues = wait_until(store.rescue_expired, message="the unknown claim to expire")
+    assert [r.job_id for r in rescues] == [lost.id]
+    assert store.get(lost.id).state is State.QUEUED and store.get(known.id).state is State.RUNNING
 
 
 def test_expired_lease_is_rescued_with_checkpoint_then_failed_after_max_losses(store: Store) -> None:

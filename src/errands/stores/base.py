@@ -172,10 +172,11 @@ class Store(abc.ABC):
             rows = tx.rows("count_retrying", queues=json.dumps(list(queues)) if queues else None)
         return int(rows[0]["n"])
 
-    def extend_leases(self, worker_id: str) -> LeaseReport:
-        """Renew every lease the worker holds, in one statement."""
+    def extend_leases(self, worker_id: str, tokens: Sequence[str]) -> LeaseReport:
+        """Renew, in one statement, the leases the worker knows it holds (by lease token).
+        A job claimed for it whose claim never reached it is left to expire and be rescued."""
         with self.transaction() as tx:
-            rows = tx.rows("extend_leases", worker_id=worker_id, now=tx.now)
+            rows = tx.rows("extend_leases", worker_id=worker_id, tokens=json.dumps(list(tokens)), now=tx.now)
             tx.run("touch_worker", id=worker_id, now=tx.now)
         return LeaseReport(
             held={r["id"]: r["lease_token"] for r in rows},

@@ -123,6 +123,6 @@ class Supervisor:
                     ex.interrupt(JobCancelled(f"job {job_id} was cancelled"))
 
     def renew_leases(self, executions: list[Execution]) -> None:
-        report = self.store.extend_leases(self.worker_id)
+        report = self.store.extend_leases(self.worker_id, [ex.token for ex in executions])
         lost = {ex.job.id for ex in executions if report.held.get(ex.job.id) != ex.token and not ex.done}
         self._interrupt_lost(executions, lost)

@@ -100,11 +100,15 @@ SELECT count(*) AS n FROM {schema}.jobs
 WHERE state IN ('scheduled', 'queued') AND attempt > 0
   AND (%(queues)s::json IS NULL OR queue IN (SELECT json_array_elements_text(%(queues)s::json)));
 
--- extend_leases: renew every lease a worker holds in one statement; reports cancellations.
--- Rows are locked in id order, as every multi-row write here does, so writers never deadlock.
+-- extend_leases: renew, in one statement, the leases a worker knows it holds (%(tokens)s, a JSON
+-- array); a claim whose answer never reached the worker is not renewed, so it expires and is
+-- rescued. Rows are locked in id order, as every multi-row write here does: no deadlocks.
 UPDATE {schema}.jobs j SET lease_expires_at = %(now)s + j.lease_seconds
 FROM (
-    SELECT id FROM {schema}.jobs WHERE state = 'running' AND lease_owner = %(worker_id)s ORDER BY id FOR UPDATE
+    SELECT id FROM {schema}.jobs
+    WHERE state = 'running' AND lease_owner = %(worker_id)s
+      AND lease_token IN (SELECT json_array_elements_text(%(tokens)s::json))
+    ORDER BY id FOR UPDATE
 ) mine
 WHERE j.id = mine.id AND j.state = 'running'
 RETURNING j.id, j.lease_token, j.cancel_requested;

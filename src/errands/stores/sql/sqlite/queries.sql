@@ -71,9 +71,10 @@ SELECT count(*) AS n FROM jobs
 WHERE state IN ('scheduled', 'queued') AND attempt > 0
   AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)));
 
--- extend_leases: renew every lease a worker holds in one statement; reports cancellations
+-- extend_leases: renew, in one statement, the leases a worker knows it holds (:tokens, a JSON array);
+-- a claim whose answer never reached the worker is not renewed, so it expires and is rescued
 UPDATE jobs SET lease_expires_at = :now + lease_seconds
-WHERE state = 'running' AND lease_owner = :worker_id
+WHERE state = 'running' AND lease_owner = :worker_id AND lease_token IN (SELECT value FROM json_each(:tokens))
 RETURNING id, lease_token, cancel_requested;
 
 -- cancel_requests: running jobs of a worker that someone asked to cancel
