@@ -79,3 +79,24 @@ def test_a_connection_that_cannot_hold_the_job_is_refused(store_url: str, own_co
     with pytest.raises(ConfigError, match="must be in a transaction"):
         app.enqueue("welcome_email", {"user": "x"}, connection=own_connection)
     assert app.list() == []
+
+
+def test_an_autocommit_connection_inside_an_explicit_transaction_is_taken(store_url: str,
+                                                                          own_connection: Any) -> None:
+    """psycopg's `with conn.transaction():` on an autocommit connection, or sqlite3's BEGIN."""
+    app = make_app(store_url)
+    if store_url.startswith("sqlite"):
+        own_connection.isolation_level = None
+        for ending in ("ROLLBACK", "COMMIT"):
+            own_connection.execute("BEGIN")
+            job = app.enqueue("welcome_email", {"user": "eve"}, connection=own_connection)
+            own_connection.execute(ending)
+    else:
+        own_connection.autocommit = True
+        with pytest.raises(RuntimeError, match="roll back"):
+            with own_connection.transaction():
+                app.enqueue("welcome_email", {"user": "eve"}, connection=own_connection)
+                raise RuntimeError("roll back")
+        with own_connection.transaction():
+            job = app.enqueue("welcome_email", {"user": "eve"}, connection=own_connection)
+    assert [j.id for j in app.list()] == [job.id]

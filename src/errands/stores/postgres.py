@@ -189,6 +189,9 @@ class PostgresStore(Store):
         self.schema = options["schema"]
         self.where = describe(self.conninfo)
         self.listen = options["listen"]
+        # listen=off is for PgBouncer in transaction mode, where prepared statements (psycopg
+        # prepares a statement run 5 times) break before PgBouncer 1.21: never prepare then.
+        self._prepare_threshold: int | None = 5 if self.listen else None
         self.poll_interval = float(options["poll_interval"])
         quoted = f'"{self.schema}"'
         self.channel = f"{self.schema}.ready"
@@ -203,7 +206,7 @@ class PostgresStore(Store):
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             self.conninfo,
             connection_class=psycopg.Connection,
-            kwargs={"autocommit": True, "row_factory": dict_row},
+            kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": self._prepare_threshold},
             configure=_configure,
             min_size=int(options["pool_min"]),
             max_size=int(options["pool_max"]),
@@ -222,7 +225,8 @@ class PostgresStore(Store):
     def _connect(self) -> Connection:
         """A connection of its own, outside the pool (migrations, the change watcher)."""
         try:
-            conn = psycopg.connect(self.conninfo, autocommit=True, row_factory=dict_row)
+            conn = psycopg.connect(self.conninfo, autocommit=True, row_factory=dict_row,
+                                   prepare_threshold=self._prepare_threshold)
         except psycopg.Error as exc:
             raise StoreError(f"cannot reach PostgreSQL at {self.where}: {first_line(exc)}") from exc
         _configure(conn)
@@ -298,9 +302,9 @@ class PostgresStore(Store):
         what is written exists if and only if the caller commits."""
         if not isinstance(connection, psycopg.Connection):
             raise ConfigError(f"connection= takes a psycopg connection, not {type(connection).__name__}")
-        if connection.autocommit:
-            raise ConfigError("connection= must be in a transaction (autocommit is on): the job would "
-                              "not wait for your commit")
+        if connection.autocommit and connection.info.transaction_status == pq.TransactionStatus.IDLE:
+            raise ConfigError("connection= must be in a transaction (autocommit is on and no "
+                              "`with conn.transaction():` is open): the job would not wait for your commit")
         try:
             with connection.cursor(row_factory=dict_row) as cursor:
                 cursor.adapters.register_loader("json", TextLoader)
