@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,6 +27,27 @@ def stop(proc: WorkerProcess) -> None:
     if proc.poll() is None:
         proc.kill()
     proc.wait(30)
+
+
+def pause_outside_a_write(proc: WorkerProcess, store_url: str) -> None:
+    """SIGSTOP the worker. On SQLite a process paused inside a write transaction keeps the
+    database's write lock until it resumes (a documented limit): pause it again until the
+    pause falls between two of its writes, which is the case this test is about."""
+    for _ in range(50):
+        proc.send_signal(signal.SIGSTOP)
+        if not store_url.startswith("sqlite"):
+            return
+        conn = sqlite3.connect(store_url.removeprefix("sqlite:///"), timeout=0.2, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(0.05)
+        finally:
+            conn.close()
+    raise AssertionError("could not pause the worker outside a write transaction")
 
 
 def test_chaos_every_job_succeeds_once_while_a_worker_is_killed_every_two_seconds(store_url: str,
@@ -75,7 +97,7 @@ def test_fencing_a_paused_worker_cannot_overwrite_the_worker_that_took_over(stor
     zombie = spawn_worker(APP, store_url, *FAST)
     try:
         wait_until(lambda: app.get(job.id).state is State.RUNNING, message="the first worker to start the job")
-        zombie.send_signal(signal.SIGSTOP)  # paused past its 1 s lease, as by a long GC pause or a partition
+        pause_outside_a_write(zombie, store_url)  # past its 1 s lease, as by a long GC pause or a partition
         rescuer = spawn_worker(APP, store_url, *FAST)
         try:
             done = app.wait(job.id, timeout=60)
