@@ -194,28 +194,20 @@ class Store(abc.ABC):
         with self.transaction() as tx:
             events = []
             for item in batch:
-                if not tx.rows("holds_lease", job_id=item.job_id, lease_token=item.lease_token):
+                p = item.progress
+                # The fenced progress UPDATE answers whether the lease holds; only a batch of
+                # bare log lines needs to ask separately.
+                if p is not None:
+                    held = tx.run("save_progress", job_id=item.job_id, lease_token=item.lease_token, now=tx.now,
+                                  current=p.current, total=p.total, message=p.message)
+                else:
+                    held = len(tx.rows("holds_lease", job_id=item.job_id, lease_token=item.lease_token))
+                if not held:
                     lost.add(item.job_id)
                     continue
-                if item.progress is not None:
-                    p = item.progress
-                    tx.run(
-                        "save_progress",
-                        job_id=item.job_id,
-                        lease_token=item.lease_token,
-                        now=tx.now,
-                        current=p.current,
-                        total=p.total,
-                        message=p.message,
-                    )
-                    events.append(
-                        event(
-                            item.job_id,
-                            "progress",
-                            None,
-                            {"current": p.current, "total": p.total, "message": p.message},
-                        )
-                    )
+                if p is not None:
+                    data = {"current": p.current, "total": p.total, "message": p.message}
+                    events.append(event(item.job_id, "progress", None, data))
                 events.extend(event(item.job_id, "log", None, {"message": line}) for line in item.logs)
             self._insert_events(tx, events)
         return lost
