@@ -14,13 +14,15 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from ..errors import ConfigError, InvalidTransition, JobNotFound
+from ..errors import ConfigError, InvalidTransition, JobNotFound, StoreBusy
 from ..job import Job, JobEvent, JobFile, NewJob, Outcome, Progress, State
 from .aftermath import WAITING_FOR_PARENT, FollowUps, after_finish
 from .records import Row, event_from_row, file_from_row, job_from_row
 from .values import Activity, ChangeWatcher, LeaseReport, Rescue, Tx, WorkerInfo, event
 
 __all__ = ["Activity", "ChangeWatcher", "LeaseReport", "Rescue", "Store", "Tx", "WorkerInfo", "event"]
+
+UNIQUE_KEY_TRIES = 100
 
 
 class Store(abc.ABC):
@@ -101,25 +103,34 @@ class Store(abc.ABC):
             tx.run("mark_parent", job_id=parent.id)
             run_at = WAITING_FOR_PARENT
         state = State.SCHEDULED if run_at > tx.now else State.QUEUED
-        rows = tx.rows(
-            "insert_job",
-            task=new.task,
-            queue=new.queue,
-            priority=new.priority,
-            args=new.args_json,
-            state=state.value,
-            max_attempts=new.max_attempts,
-            run_at=run_at,
-            now=tx.now,
-            unique_key=new.unique_key,
-            notify=new.notify_json,
-            parent_id=new.parent_id,
-            timeout=new.timeout,
-            lease_seconds=new.lease_seconds,
-            max_worker_losses=new.max_worker_losses,
-        )
-        if not rows:
-            return tx.rows("find_unfinished_by_key", unique_key=new.unique_key)[0], False
+        # The key's holder may finish between the conflict and the read (PostgreSQL reads
+        # committed rows per statement): then the key is free and the insert is tried again.
+        for _ in range(UNIQUE_KEY_TRIES):
+            rows = tx.rows(
+                "insert_job",
+                task=new.task,
+                queue=new.queue,
+                priority=new.priority,
+                args=new.args_json,
+                state=state.value,
+                max_attempts=new.max_attempts,
+                run_at=run_at,
+                now=tx.now,
+                unique_key=new.unique_key,
+                notify=new.notify_json,
+                parent_id=new.parent_id,
+                timeout=new.timeout,
+                lease_seconds=new.lease_seconds,
+                max_worker_losses=new.max_worker_losses,
+            )
+            if rows:
+                break
+            holder = tx.rows("find_unfinished_by_key", unique_key=new.unique_key)
+            if holder:
+                return holder[0], False
+        else:
+            raise StoreBusy(f"unique key {new.unique_key!r}: its holders kept finishing while this job was "
+                            f"enqueued ({UNIQUE_KEY_TRIES} tries); try again")
         self._insert_events(tx, [event(rows[0]["id"], "state", state, {"task": new.task})])
         if new.parent_id is not None and parent.finished:  # too late to wait: follow the parent's end now
             parent_row = tx.rows("select_job", job_id=parent.id)[0]
