@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from errands import State
+from errands.stores import open_store
 from tests.conftest import ROOT, errands_cli
 from tests.test_worker_process import APP, producer
 
@@ -72,8 +73,9 @@ def test_cancel_retry_purge_and_migrate(env: dict[str, str], store_url: str) -> 
         (["purge", "--older-than", "soon"], 2, "is not a duration"),
     ],
 )
-def test_bad_input_gets_one_clear_line_and_an_exit_code(env: dict[str, str], args: list[str], code: int,
-                                                        message: str) -> None:
+def test_bad_input_gets_one_clear_line_and_an_exit_code(env: dict[str, str], store_url: str, args: list[str],
+                                                        code: int, message: str) -> None:
+    open_store(store_url).close()  # read commands refuse a database that does not exist
     done = errands_cli(*args, env=env)
     assert done.returncode == code
     assert message in done.stderr and "Traceback" not in done.stderr
@@ -99,3 +101,32 @@ def test_the_readme_quick_start_works_as_written(tmp_path: Path) -> None:
     status = json.loads(errands_cli("status", job_id, "--json", cwd=tmp_path, env=env).stdout)
     assert (status["state"], status["result"]) == ("succeeded", {"rows": 1000})
     assert (tmp_path / "errands.db").exists()
+
+
+@pytest.mark.parametrize("args", [["status", "6"], ["list"], ["watch", "6"], ["cancel", "6"], ["retry", "6"],
+                                  ["purge", "--older-than", "1d"]])
+def test_read_commands_in_a_folder_without_a_database_refuse_instead_of_creating_one(tmp_path: Path,
+                                                                                     args: list[str]) -> None:
+    done = errands_cli(*args, cwd=tmp_path, env={"ERRANDS_URL": ""})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == f"error: no errands database at {tmp_path / 'errands.db'}: check the folder, " \
+                                  "--url or ERRANDS_URL (errands migrate creates one)"
+    assert list(tmp_path.iterdir()) == []  # nothing created, not even an empty file
+    assert errands_cli("migrate", cwd=tmp_path, env={"ERRANDS_URL": ""}).returncode == 0
+    assert (tmp_path / "errands.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("x = (\n", "importing 'broken' failed: SyntaxError: '(' was never closed (broken.py, line 1)"),
+        ("import json\n\njson.loads('{')\n", "importing 'broken' failed: JSONDecodeError: Expecting property name "
+                                             "enclosed in double quotes: line 1 column 2 (char 1) at "),
+    ],
+)
+def test_an_app_module_that_fails_at_import_gives_one_clear_line(tmp_path: Path, source: str, message: str) -> None:
+    (tmp_path / "broken.py").write_text(source)
+    for command in (["list", "--app", "broken:app"], ["worker", "--app", "broken:app", "--burst"]):
+        done = errands_cli(*command, cwd=tmp_path, env={"ERRANDS_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+        assert done.returncode == 2 and done.stdout == ""
+        assert len(done.stderr.splitlines()) == 1 and message in done.stderr, done.stderr

@@ -96,11 +96,15 @@ def status(job_id: int, as_json: bool, app_ref: str | None, url: str | None) -> 
     app = resolve(app_ref, url)
     job = app.get(job_id)
     logs = [e for e in app.events(job_id) if e.kind == "log"]
+    waiting = app.store.waiting_reason(job)  # e.g. no live worker knows its task: it waits, it does not fail
     if as_json:
-        echo_json(job.to_dict() | {"logs": [{"at": e.at.isoformat(), **(e.data or {})} for e in logs]})
+        extra = {} if waiting is None else {"waiting_reason": waiting}
+        echo_json(job.to_dict() | extra | {"logs": [{"at": e.at.isoformat(), **(e.data or {})} for e in logs]})
         return
     console = Console()
     describe(job, console)
+    if waiting is not None:
+        console.print(f"  waiting   {waiting}", style="yellow", highlight=False, markup=False)
     for event in logs[-20:]:
         console.print(
             f"  log       {event.at:%H:%M:%S} {(event.data or {}).get('message', '')}", highlight=False, markup=False
@@ -197,7 +201,7 @@ def purge(older_than: str, states: tuple[str, ...], app_ref: str | None, url: st
 @app_options
 def migrate(app_ref: str | None, url: str | None) -> None:
     """Create or upgrade the store's tables."""
-    store = open_store(resolve(app_ref, url).url, migrate=False)
+    store = open_store(resolve(app_ref, url, create=True).url, migrate=False)
     applied = store.migrate()
     store.close()
     click.echo(f"applied migration(s) {applied}" if applied else "schema is up to date")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ import click
 
 from ..app import Errands
 from ..errors import ConfigError
+from ..stores import require_existing
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,10 +28,21 @@ def load_app(reference: str) -> Errands:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"--app {reference!r}: cannot import {module_name!r}: {exc}") from None
+    except Exception as exc:  # the user's module failed while it ran: say where, in one line
+        raise ConfigError(f"--app {reference!r}: importing {module_name!r} failed: {describe_failure(exc)}") from None
     app = getattr(module, attr, None)
     if not isinstance(app, Errands):
         raise ConfigError(f"--app {reference!r}: {module_name}.{attr} is not an Errands app")
     return app
+
+
+def describe_failure(exc: Exception) -> str:
+    """`SyntaxError: invalid syntax (jobs.py, line 3)` or `ValueError: bad at jobs.py:7`."""
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def app_options(fn: F) -> F:
@@ -52,12 +65,19 @@ def required_app_option(fn: F) -> F:
     return option(fn)
 
 
-def resolve(app_ref: str | None, url: str | None, *, need_tasks: bool = False) -> Errands:
+def resolve(app_ref: str | None, url: str | None, *, need_tasks: bool = False, create: bool | None = None) -> Errands:
+    """The app a command works on. Only commands that write jobs (those needing tasks, by
+    default) or `create` may create a store; the others refuse one that does not exist,
+    so `errands status 6` in the wrong folder does not leave an empty database behind."""
     if app_ref:
-        return load_app(app_ref)
-    if need_tasks:
+        app = load_app(app_ref)
+    elif need_tasks:
         raise ConfigError("this command needs your tasks: pass --app module:attr (or set ERRANDS_APP)")
-    return Errands(url)
+    else:
+        app = Errands(url)
+    if not (need_tasks if create is None else create):
+        require_existing(app.url)
+    return app
 
 
 def parse_duration(text: str) -> float:

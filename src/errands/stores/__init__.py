@@ -8,13 +8,14 @@ from .base import Store
 DEFAULT_URL = "sqlite:///errands.db"
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
-    """Open the store a URL names; with `migrate`, pending migrations are applied first."""
+def open_store(url: str, *, migrate: bool = True, create: bool = True) -> Store:
+    """Open the store a URL names; with `migrate`, pending migrations are applied first.
+    Without `create`, a SQLite file that does not exist is refused (ConfigError), not created."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "sqlite":
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(url, migrate=migrate)
+        return SQLiteStore(url, migrate=migrate, create=create)
     if scheme in ("postgres", "postgresql"):
         try:
             from .postgres import PostgresStore
@@ -26,4 +27,12 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     raise ConfigError(f"unknown store URL {url!r}: use sqlite:///path/to/file.db or postgresql://host/database")
 
 
-__all__ = ["DEFAULT_URL", "Store", "open_store"]
+def require_existing(url: str) -> None:
+    """Raise ConfigError when `url` names a SQLite file that does not exist (read-only commands
+    call this instead of creating an empty database). Opens no connection. A PostgreSQL
+    database is never created by errands, so there is nothing to check."""
+    if url.split("://", 1)[0].lower() == "sqlite":
+        open_store(url, migrate=False, create=False).close()
+
+
+__all__ = ["DEFAULT_URL", "Store", "open_store", "require_existing"]

@@ -71,9 +71,10 @@ class _Tx:
 class SQLiteStore(Store):
     """Options in the URL query: `synchronous` (full|normal|off|extra, default full),
     `busy_timeout` (milliseconds, default 5000), `poll_interval` (seconds between change
-    checks where inotify is not available, default 0.002)."""
+    checks where inotify is not available, default 0.002). Without `create`, a file that
+    does not exist is refused instead of created."""
 
-    def __init__(self, url: str, *, clock: Any = time.time, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, clock: Any = time.time, migrate: bool = True, create: bool = True) -> None:
         self.url = url
         parts = urlsplit(url)
         raw_path = url.split("://", 1)[1].split("?", 1)[0]
@@ -98,6 +99,11 @@ class SQLiteStore(Store):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        if not create and not Path(self.path).is_file():
+            raise ConfigError(
+                f"no errands database at {Path(self.path).resolve()}: check the folder, --url or ERRANDS_URL "
+                "(errands migrate creates one)"
+            )
         self._check_path()
         self._write_lock = write_lock(self.path)
         if migrate:
@@ -168,6 +174,30 @@ class SQLiteStore(Store):
                 pause = min(pause * 2, 0.002)
         finally:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+
+    def check_health(self) -> None:
+        """A read of the jobs table and the write lock taken and given back at once, on a
+        connection of its own: a file made unreadable, corrupt or read-only since the store's
+        connections opened fails here (and none of them is reopened read-only). A lock held
+        by another writer is healthy."""
+        try:
+            conn = sqlite3.connect(f"{Path(self.path).resolve().as_uri()}?mode=rw", uri=True, timeout=0,
+                                   isolation_level=None)
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        try:
+            conn.row_factory = sqlite3.Row
+            _Tx(conn, self._clock()).rows("select_jobs", state=None, task=None, queue=None, cursor=None, limit=1)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        finally:
+            conn.close()
 
     @contextmanager
     def foreign_transaction(self, connection: Any) -> Iterator[_Tx]:
