@@ -18,12 +18,15 @@ from .errors import BadArguments, JobCancelled, JobInterrupt, LeaseLost, StoreEr
 from .job import Job, Progress
 from .stores.base import Activity
 from .task import to_json
+from .text import capped, describe
 
 if TYPE_CHECKING:
     from .settings import Settings
     from .stores.base import Store
 
 log = logging.getLogger("errands.task")
+
+MAX_FILE_NAME = 255  # characters, as most file systems allow
 
 
 class JobContext:
@@ -46,8 +49,13 @@ class JobContext:
         self._progress: Progress | None = None
         self._progress_dirty = False
         self._logs: list[str] = []
+        self._log_lines = 0  # lines logged by this run, kept or not
+        self._checkpoints = 0  # checkpoints saved by this run
+        self._checkpoint_event_at = -1e9  # monotonic time of the last checkpoint event
+        self._files: dict[str, int] | None = None  # the job's stored files (name -> size), read once
         self._interrupt: JobInterrupt | None = None
         self._lock = threading.Lock()
+        self._files_lock = threading.Lock()
 
     @property
     def parent_result(self) -> Any:
@@ -63,17 +71,29 @@ class JobContext:
         most once per `progress_interval`. Raises JobCancelled (or another JobInterrupt)
         when the job must stop."""
         self.raise_if_interrupted()
+        if message is not None:
+            message = capped(describe(message), self.settings.max_text_bytes)
         self._progress = Progress(current, total, message)
         self._progress_dirty = True
 
     def save_checkpoint(self, state: Any) -> None:
         """Durably record resumable state; a later attempt finds it in `ctx.checkpoint`.
-        A store blip is retried; raises LeaseLost when another worker owns the job now."""
+        A store blip is retried; raises LeaseLost when another worker owns the job now.
+        Every call writes the state, but the job's timeline gets at most one `checkpoint`
+        event per `progress_interval` (its `count` says how many this run has saved)."""
         self.raise_if_interrupted()
         text = to_json(state, "a checkpoint", self.settings.max_result_bytes)
-        if not self._persist(lambda: self._store.save_checkpoint(self.job_id, self._token, text)):
+        now = time.monotonic()
+        count = self._checkpoints + 1
+        announce = now - self._checkpoint_event_at >= self.settings.progress_interval
+        if not self._persist(
+            lambda: self._store.save_checkpoint(self.job_id, self._token, text, announce=announce, count=count)
+        ):
             self.interrupt(LeaseLost(f"job {self.job_id}: lease lost; checkpoint refused"))
             self.raise_if_interrupted()
+        self._checkpoints = count
+        if announce:
+            self._checkpoint_event_at = now
         self.checkpoint = state
 
     def _persist(self, write: Callable[[], bool]) -> bool:
@@ -92,27 +112,62 @@ class JobContext:
                 delay = min(delay * 2, 2.0)
 
     def save_file(self, name: str, data: bytes | str | Path, content_type: str | None = None) -> None:
-        """Store a result file (bytes, text, or the path of a file to read)."""
+        """Store a result file (bytes, text, or the path of a file to read). Saving a name
+        again replaces that file. Raises BadArguments past the job's limits: `max_file_bytes`
+        for one file, `max_files` files and `max_files_bytes` in all."""
         if isinstance(data, Path):
             data = data.read_bytes()
         elif isinstance(data, str):
             data = data.encode()
-        if not name or "/" in name or name in (".", ".."):
-            raise BadArguments(f"file name {name!r}: give a plain name like 'export.csv'")
+        if not isinstance(name, str) or not name or "/" in name or name in (".", "..") or len(name) > MAX_FILE_NAME:
+            shown = capped(describe(name), 200)
+            raise BadArguments(f"file name {shown!r}: give a plain name like 'export.csv' (at most 255 characters)")
         if len(data) > self.settings.max_file_bytes:
             raise BadArguments(
                 f"file {name!r} is {len(data):,} bytes, over the limit of {self.settings.max_file_bytes:,}"
             )
         kind = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        if not self._persist(lambda: self._store.save_file(self.job_id, self._token, name, kind, bytes(data))):
-            self.interrupt(LeaseLost(f"job {self.job_id}: lease lost; file {name!r} refused"))
-            self.raise_if_interrupted()
+        with self._files_lock:  # one file at a time: the limits count what is stored
+            self._check_file_limits(name, len(data))
+            if not self._persist(lambda: self._store.save_file(self.job_id, self._token, name, kind, bytes(data))):
+                self.interrupt(LeaseLost(f"job {self.job_id}: lease lost; file {name!r} refused"))
+                self.raise_if_interrupted()
+            assert self._files is not None
+            self._files[name] = len(data)
+
+    def _check_file_limits(self, name: str, size: int) -> None:
+        if self._files is None:  # files an earlier run of this job saved count too
+            self._files = {f.name: f.size for f in self._store.files(self.job_id)}
+        others = {k: v for k, v in self._files.items() if k != name}  # saving a name again replaces it
+        if len(others) >= self.settings.max_files:
+            raise BadArguments(
+                f"file {name!r} refused: job {self.job_id} already has {len(others)} files, "
+                f"the limit (ERRANDS_MAX_FILES) is {self.settings.max_files}"
+            )
+        total = sum(others.values()) + size
+        if total > self.settings.max_files_bytes:
+            raise BadArguments(
+                f"file {name!r} refused: the job's files would take {total:,} bytes, over the limit "
+                f"(ERRANDS_MAX_FILES_BYTES) of {self.settings.max_files_bytes:,}"
+            )
 
     def log(self, message: str) -> None:
-        """A line kept on the job's history (shown by `errands status`)."""
-        log.info("job %s: %s", self.job_id, message)
+        """A line kept on the job's history (shown by `errands status`), capped at
+        `max_text_bytes`. A run keeps its first `max_log_lines` lines, then one line saying
+        the log was truncated; later lines are dropped (from the worker's own log too)."""
+        limit = self.settings.max_log_lines
         with self._lock:
-            self._logs.append(str(message))
+            self._log_lines += 1
+            count = self._log_lines
+            if count <= limit:
+                line = capped(describe(message), self.settings.max_text_bytes)
+            elif count == limit + 1:
+                line = (f"log truncated: this run logged more than {limit} lines (ERRANDS_MAX_LOG_LINES); "
+                        "later lines are not kept")
+            else:
+                return
+            self._logs.append(line)
+        log.info("job %s: %s", self.job_id, line)
 
     # -- called by the worker ------------------------------------------------
 

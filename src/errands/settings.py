@@ -20,6 +20,10 @@ class Settings:
     max_args_bytes: int = 1_000_000  # JSON arguments of one job
     max_result_bytes: int = 1_000_000  # JSON result of one job
     max_file_bytes: int = 50_000_000  # one result file saved by ctx.save_file
+    max_files: int = 100  # result files one job may keep
+    max_files_bytes: int = 200_000_000  # their total size
+    max_text_bytes: int = 65_536  # each of an error's type, message and traceback, a log line, a progress message
+    max_log_lines: int = 1_000  # log lines kept per run of a job; past it one "log truncated" line, then none
     keep_succeeded: float = 7 * DAY  # seconds a finished job stays before it is pruned
     keep_cancelled: float = 7 * DAY
     keep_failed: float = 30 * DAY
@@ -31,6 +35,13 @@ class Settings:
     webhook_secret: str | None = None  # HMAC key for webhook signatures (default: ERRANDS_SECRET)
     email_subject: str = "[errands] job {id} ({task}) {state}"
     email_body: str = "Job {id} ({task}) {state} at {finished_at}.\n\n{outcome}\n\nDetails: {url}\n"
+
+    def __post_init__(self) -> None:
+        if self.max_text_bytes < 256:
+            raise ConfigError(f"max_text_bytes={self.max_text_bytes}: give at least 256 bytes")
+        for name in ("max_files", "max_files_bytes", "max_log_lines"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)}: give 0 or more")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -223,14 +223,17 @@ class Store(abc.ABC):
             self._insert_events(tx, events)
         return lost
 
-    def save_checkpoint(self, job_id: int, lease_token: str, checkpoint_json: str) -> bool:
-        """Record resumable state; False when the lease was lost (nothing written)."""
+    def save_checkpoint(self, job_id: int, lease_token: str, checkpoint_json: str, *, announce: bool = True,
+                        count: int | None = None) -> bool:
+        """Record resumable state; False when the lease was lost (nothing written). `announce`
+        False skips the timeline's `checkpoint` event (a task checkpointing in a tight loop)."""
         with self.transaction() as tx:
             changed = tx.run(
                 "save_checkpoint", job_id=job_id, lease_token=lease_token, checkpoint=checkpoint_json, now=tx.now
             )
-            if changed:
-                self._insert_events(tx, [event(job_id, "checkpoint")])
+            if changed and announce:
+                data = None if count is None else {"count": count}
+                self._insert_events(tx, [event(job_id, "checkpoint", None, data)])
         return bool(changed)
 
     def save_file(self, job_id: int, lease_token: str, name: str, content_type: str, data: bytes) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +16,7 @@ from ..context import JobContext
 from ..errors import BadArguments, JobCancelled, JobInterrupt, JobTimeout, LeaseLost, WorkerShutdown
 from ..job import Job, JobError, Outcome, State
 from ..task import Task, retry_delay, to_json
+from ..text import capped, describe, format_error, type_name
 from .interrupt import raise_in_thread
 
 
@@ -100,6 +100,17 @@ def timeout_message(ex: Execution) -> str:
 
 
 def ended_with_value(ex: Execution, value: Any) -> Outcome | None:
+    """The outcome of a task that returned; never raises (a result's own code may)."""
+    try:
+        return _ended_with_value(ex, value)
+    except BaseException as exc:  # noqa: B036 - e.g. a dict subclass whose items() raises
+        limit = ex.ctx.settings.max_text_bytes
+        error = error_record(exc, limit)
+        message = capped(f"the result could not be serialized: {error.type}: {error.message}", limit)
+        return _outcome(ex, State.FAILED, error=JobError("ResultNotSerializable", message, error.traceback))
+
+
+def _ended_with_value(ex: Execution, value: Any) -> Outcome | None:
     reason = ex.ctx.interrupted
     if isinstance(reason, JobCancelled):
         return _outcome(ex, State.CANCELLED)  # the result of a cancelled job is discarded
@@ -114,6 +125,15 @@ def ended_with_value(ex: Execution, value: Any) -> Outcome | None:
 
 
 def ended_with_error(ex: Execution, exc: BaseException) -> Outcome | None:
+    """The outcome of a task that raised; never raises, whatever the exception's own code does."""
+    try:
+        return _ended_with_error(ex, exc)
+    except BaseException:  # noqa: B036 - looking at the exception ran its code, and that raised
+        kind = capped(type_name(exc), ex.ctx.settings.max_text_bytes)
+        return failure(ex, JobError(kind, f"<unprintable {kind}>"))
+
+
+def _ended_with_error(ex: Execution, exc: BaseException) -> Outcome | None:
     reason = ex.ctx.interrupted
     if isinstance(exc, JobInterrupt | asyncio.CancelledError) and reason is not None:
         exc = reason
@@ -125,7 +145,7 @@ def ended_with_error(ex: Execution, exc: BaseException) -> Outcome | None:
         return _outcome(ex, State.QUEUED, released=True)
     if isinstance(exc, JobTimeout) and not str(exc):
         exc = JobTimeout(timeout_message(ex))
-    return failure(ex, JobError(error_type(exc), str(exc) or type(exc).__name__, format_traceback(exc)))
+    return failure(ex, error_record(exc, ex.ctx.settings.max_text_bytes))
 
 
 def failure(ex: Execution, error: JobError) -> Outcome:
@@ -143,10 +163,9 @@ def _outcome(ex: Execution, state: State, **fields: Any) -> Outcome:
                    **fields)
 
 
-def error_type(exc: BaseException) -> str:
-    kind = type(exc)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-
-
-def format_traceback(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc))
+def error_record(exc: BaseException, limit: int) -> JobError:
+    """Type, message and traceback of an exception, each rendered safely and capped at `limit`
+    bytes: a message that cannot be printed gets a placeholder naming its type."""
+    kind = type_name(exc)
+    message = describe(exc) or kind.rsplit(".", 1)[-1]
+    return JobError(capped(kind, limit), capped(message, limit), capped(format_error(exc), limit, keep_end=True))
