@@ -22,7 +22,7 @@ from .job import Job, JobEvent, JobFile, NewJob, State
 from .notify import tasks as notify_tasks
 from .settings import Settings
 from .stores import DEFAULT_URL, Store, open_store
-from .task import Backoff, Task, TaskOptions, to_json
+from .task import Backoff, Task, TaskOptions, check_options, to_json
 from .tokens import load_secret, make_token
 
 if TYPE_CHECKING:
@@ -30,22 +30,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
-
-
-MAX_DELAY = 10 * 365 * 86400.0
-PRIORITY_RANGE = (-(2**31), 2**31 - 1)  # what every store can hold
-
-
-def check_options(delay: float | None, priority: int | None, queue: str | None, unique_key: str | None) -> None:
-    """Refuse enqueue options no store can hold, before anything is written."""
-    if delay is not None and not (0 <= delay <= MAX_DELAY):  # also refuses NaN
-        raise BadArguments(f"delay must be between 0 and {MAX_DELAY:.0f} seconds (ten years), not {delay}")
-    if priority is not None and not PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1]:
-        raise BadArguments(f"priority must be a 32-bit integer, not {priority}")
-    if queue is not None and not 0 < len(queue) <= 200:
-        raise BadArguments("queue must be a name of 1 to 200 characters")
-    if unique_key is not None and len(unique_key) > 1000:
-        raise BadArguments("unique_key must be at most 1000 characters")
 
 
 class Errands:
@@ -163,18 +147,18 @@ class Errands:
         Options (delay, priority, queue, notify, ...) apply to every job."""
         spec = task if isinstance(task, Task) else self.get_task(task)
         shared = self._job_fields(spec, **options)
-        what = f"the arguments of task {spec.name!r}"
         news = []
-        for args in many_args:
-            spec.check_args(args)
-            news.append(NewJob(args_json=to_json(dict(args), what, self.settings.max_args_bytes), **shared))
+        for number, args in enumerate(many_args):
+            try:
+                text = spec.encode_args(args, self.settings.max_args_bytes)
+            except BadArguments as exc:
+                raise BadArguments(f"{exc} (item {number} of many_args)") from None
+            news.append(NewJob(args_json=text, **shared))
         return self.store.enqueue_many(news)
 
     def _new_job(self, task: str | Task, args: Mapping[str, Any] | None, **options: Any) -> NewJob:
         spec = task if isinstance(task, Task) else self.get_task(task)
-        args = dict(args or {})
-        spec.check_args(args)
-        text = to_json(args, f"the arguments of task {spec.name!r}", self.settings.max_args_bytes)
+        text = spec.encode_args(args or {}, self.settings.max_args_bytes)
         return NewJob(args_json=text, **self._job_fields(spec, **options))
 
     def _job_fields(
@@ -192,7 +176,7 @@ class Errands:
         when: float | None = None
         if delay is not None and run_at is not None:
             raise BadArguments("give delay or run_at, not both")
-        check_options(delay, priority, queue, unique_key)
+        check_options(delay=delay, priority=priority, queue=queue, unique_key=unique_key, after=after)
         if delay is not None:
             when = time.time() + float(delay)
         elif run_at is not None:
