@@ -33,6 +33,7 @@ class Settings:
     base_url: str | None = None  # where the HTTP API is reachable, for links in notifications
     smtp_url: str | None = None  # smtp://user:password@host:port?starttls=1&from=... for email notifications
     webhook_secret: str | None = None  # HMAC key for webhook signatures (default: ERRANDS_SECRET)
+    webhook_hosts: str | None = None  # hosts webhooks given over HTTP may call: "hooks.example.com,*.example.org"
     email_subject: str = "[errands] job {id} ({task}) {state}"
     email_body: str = "Job {id} ({task}) {state} at {finished_at}.\n\n{outcome}\n\nDetails: {url}\n"
 

@@ -26,6 +26,22 @@ def verify_signature(secret: bytes | str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(key, body), header)
 
 
+def host_allowed(url: str, allowed: str | None) -> bool:
+    """Whether the URL's host is one of `allowed`: comma-separated names, `*.example.com` for
+    its subdomains. Parsed as httpx parses it for delivery, so both see the same host."""
+    try:
+        host = httpx.URL(url).host.lower().rstrip(".")
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    for entry in (allowed or "").split(","):
+        name = entry.strip().lower().rstrip(".")
+        if not name or not host:
+            continue
+        if host == name or (name.startswith("*.") and host.endswith(name[1:])):
+            return True
+    return False
+
+
 def deliver(url: str, payload: dict[str, Any], secret: bytes, timeout: float = 10.0) -> int:
     """POST the payload; raises on a network error or a non-2xx answer so the job retries."""
     body = json.dumps(payload, separators=(",", ":")).encode()
@@ -35,6 +51,7 @@ def deliver(url: str, payload: dict[str, Any], secret: bytes, timeout: float = 1
         "X-Errands-Event": f"job.{payload['state']}",
         "User-Agent": "errands-webhook",
     }
+    # Redirects are not followed: a receiver cannot send the delivery to another host.
     response = httpx.post(url, content=body, headers=headers, timeout=timeout)
     if not 200 <= response.status_code < 300:
         raise RuntimeError(f"webhook {url} answered {response.status_code}")

@@ -430,6 +430,12 @@ class Store(abc.ABC):
         with self.read() as tx:
             return tx.now
 
+    def check_health(self) -> None:
+        """Raise StoreError unless the store answers a real read of the jobs table and would take
+        a write now. Never waits for another writer: a store busy writing is healthy."""
+        with self.read() as tx:
+            tx.rows("select_jobs", state=None, task=None, queue=None, cursor=None, limit=1)
+
     def get(self, job_id: int) -> Job:
         with self.read() as tx:
             return self._get(tx, job_id)

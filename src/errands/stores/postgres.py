@@ -314,6 +314,20 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             raise translate_error(exc, self.where, self.schema) from exc
 
+    def check_health(self) -> None:
+        """The read of `Store.check_health`, and a refusal when the server only takes reads
+        (a standby, or default_transaction_read_only)."""
+        super().check_health()
+        conn = self._getconn()
+        try:
+            row = conn.execute("SELECT current_setting('transaction_read_only') AS read_only").fetchone()
+        except psycopg.Error as exc:
+            raise self._translate(exc) from exc
+        finally:
+            self._pool.putconn(conn)
+        if row is not None and row["read_only"] == "on":
+            raise StoreError(f"PostgreSQL at {self.where} takes no writes (a standby, or read-only by default)")
+
     def _rollback(self, conn: Connection) -> None:
         if conn.broken or conn.closed:
             return

@@ -175,6 +175,30 @@ class SQLiteStore(Store):
         finally:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
+    def check_health(self) -> None:
+        """A read of the jobs table and the write lock taken and given back at once, on a
+        connection of its own: a file made unreadable, corrupt or read-only since the store's
+        connections opened fails here (and none of them is reopened read-only). A lock held
+        by another writer is healthy."""
+        try:
+            conn = sqlite3.connect(f"{Path(self.path).resolve().as_uri()}?mode=rw", uri=True, timeout=0,
+                                   isolation_level=None)
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        try:
+            conn.row_factory = sqlite3.Row
+            _Tx(conn, self._clock()).rows("select_jobs", state=None, task=None, queue=None, cursor=None, limit=1)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        finally:
+            conn.close()
+
     @contextmanager
     def foreign_transaction(self, connection: Any) -> Iterator[_Tx]:
         """Write with the caller's own sqlite3 connection to this database, in their open

@@ -6,9 +6,8 @@ metrics, health, the OpenAPI document and the errands.js follower.
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from importlib import resources
 
 from sse_starlette.sse import EventSourceResponse
@@ -18,9 +17,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..app import Errands
-from .api import Api, error, known_errors
-from .auth import Access, AuthCheck, AuthPolicy, Denied
-from .events import EventHub, stream
+from ..errors import ConfigError, JobNotFound
+from .api import MAX_ID, Api, error, known_errors
+from .auth import Access, AuthCheck, AuthPolicy, Denied, allowed_host_names
+from .events import MAX_STREAMS, QUEUE_LIMIT, EventHub, TooManyStreams, stream
+from .health import Health
 from .metrics import Metrics
 from .openapi import openapi_document
 
@@ -35,19 +36,32 @@ def create_app(
     token: str | None = None,
     auth: AuthCheck | None = None,
     trust_loopback: bool | None = None,
+    allowed_hosts: Iterable[str] | str | None = None,
     max_body: int = 1_000_000,
     poll_interval: float = 0.1,
+    max_streams: int | None = None,
+    stream_queue: int | None = None,
+    health_timeout: float = 2.0,
 ) -> Starlette:
     """token: the bearer token for admin access from other hosts (default ERRANDS_TOKEN).
     auth: your own check `f(request) -> bool` granting admin access (your session, your SSO).
-    trust_loopback: loopback callers are admins; turn it off behind a reverse proxy on this host
-    (default: ERRANDS_TRUST_LOOPBACK, on unless it says 0 or false)."""
+    trust_loopback: loopback callers are admins when they also name a loopback host (localhost,
+    127.x, [::1]) or one of `allowed_hosts` in `Host`; turn it off behind a reverse proxy on this
+    host (default: ERRANDS_TRUST_LOOPBACK, on unless it says 0 or false).
+    allowed_hosts: more names loopback callers may use (default ERRANDS_ALLOWED_HOSTS, comma-separated).
+    max_streams: open SSE streams per process, 503 past it (default ERRANDS_MAX_STREAMS or 1000).
+    stream_queue: events a stream's client may fall behind before its stream ends with an
+    `overflow` event (default ERRANDS_STREAM_QUEUE or 10,000).
+    health_timeout: seconds /healthz waits for the store before it answers 503."""
     if trust_loopback is None:
         trust_loopback = os.environ.get("ERRANDS_TRUST_LOOPBACK", "1").lower() not in ("0", "false", "no")
-    policy = AuthPolicy(token or os.environ.get("ERRANDS_TOKEN") or None, errands.secret, auth, trust_loopback)
+    policy = AuthPolicy(token or os.environ.get("ERRANDS_TOKEN") or None, errands.secret, auth, trust_loopback,
+                        allowed_host_names(allowed_hosts))
     api = Api(errands, max_body)
-    hub = EventHub(errands.store, poll_interval)
+    hub = EventHub(errands.store, poll_interval, max_streams or env_int("ERRANDS_MAX_STREAMS", MAX_STREAMS),
+                   stream_queue or env_int("ERRANDS_STREAM_QUEUE", QUEUE_LIMIT))
     metrics = Metrics(errands.store, hub)
+    health = Health(errands.store, health_timeout)
 
     def admin(handler: Handler) -> Endpoint:
         return guard(policy, handler, follow=False)
@@ -55,11 +69,8 @@ def create_app(
     def admin_or_follower(handler: Handler) -> Endpoint:
         return guard(policy, handler, follow=True)
 
-    def job_id(request: Request) -> int:
-        return int(request.path_params["job_id"])
-
-    async def health(request: Request) -> Response:
-        return await healthz(errands)
+    async def healthz(request: Request) -> Response:
+        return await health.response()
 
     job = "/api/jobs/{job_id:int}"
     routes = [
@@ -75,7 +86,7 @@ def create_app(
         Route("/api/events", admin(lambda r, a: all_events(r, hub))),
         Route("/api/stats", admin(lambda r, a: api.stats())),
         Route("/metrics", admin(lambda r, a: metrics.response())),
-        Route("/healthz", health),
+        Route("/healthz", healthz),
         Route("/api/openapi.json", openapi),
         Route("/errands.js", errands_js),
     ]
@@ -91,6 +102,7 @@ def guard(policy: AuthPolicy, handler: Handler, *, follow: bool) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         try:
+            check_request(request)
             access = policy.access(request)
             if not access.admin and not (follow and request.path_params.get("job_id") == access.job_id):
                 raise Denied(403, "forbidden", "a follow token reads its own job only")
@@ -104,30 +116,55 @@ def guard(policy: AuthPolicy, handler: Handler, *, follow: bool) -> Endpoint:
     return endpoint
 
 
-def last_event_id(request: Request) -> int:
-    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
-    if not raw.isdigit():
-        raise Denied(422, "invalid", "Last-Event-ID must be an event id (an integer)")
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}={raw!r} must be a positive integer")
     return int(raw)
 
 
+def check_request(request: Request) -> None:
+    """Refuse what no store can hold before it reaches one: NUL characters (PostgreSQL text
+    refuses them) in the query string or the path."""
+    values = [*request.query_params.values(), *(str(v) for v in request.path_params.values())]
+    if any("\x00" in v for v in values):
+        raise Denied(422, "invalid", "NUL characters are not allowed in the URL")
+
+
+def job_id(request: Request) -> int:
+    """The job id in the path; an id no store can hold names no job."""
+    value = int(request.path_params["job_id"])
+    if value > MAX_ID:
+        raise JobNotFound(value)
+    return value
+
+
+def last_event_id(request: Request) -> int:
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
+    if not raw.isdigit() or int(raw) > MAX_ID:
+        raise Denied(422, "invalid", "Last-Event-ID must be an event id (an integer below 2**63)")
+    return int(raw)
+
+
+async def open_stream(hub: EventHub, job: int | None, after: int) -> Response:
+    try:
+        queue = await hub.subscribe()
+    except TooManyStreams as exc:
+        raise Denied(503, "too_many_streams", str(exc)) from None
+    return EventSourceResponse(stream(hub, queue, job, after), ping=15)
+
+
 async def job_events(request: Request, hub: EventHub, errands: Errands) -> Response:
-    job_id = int(request.path_params["job_id"])
+    job = job_id(request)
     after = last_event_id(request)
-    await errands.get_async(job_id)  # a 404 before the stream starts
-    return EventSourceResponse(stream(hub, job_id, after), ping=15)
+    await errands.get_async(job)  # a 404 before the stream starts
+    return await open_stream(hub, job, after)
 
 
 async def all_events(request: Request, hub: EventHub) -> Response:
-    return EventSourceResponse(stream(hub, None, last_event_id(request)), ping=15)
-
-
-async def healthz(errands: Errands) -> Response:
-    try:
-        await asyncio.to_thread(errands.store.now)
-    except Exception as exc:  # any failure means unhealthy
-        return JSONResponse({"status": "unavailable", "store": str(exc)}, status_code=503)
-    return JSONResponse({"status": "ok"})
+    return await open_stream(hub, None, last_event_id(request))
 
 
 async def openapi(request: Request) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,6 +17,8 @@ from starlette.responses import JSONResponse, Response
 from ..app import Errands
 from ..errors import BadArguments, InvalidTransition, JobNotFound, StoreError, TaskError
 from ..job import Job, State
+from ..notify import normalize as normalize_notify
+from ..notify.webhook import host_allowed
 from .auth import Access, Denied, check_csrf
 
 ENQUEUE_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -28,6 +31,10 @@ ENQUEUE_FIELDS: dict[str, type | tuple[type, ...]] = {
     "notify": dict,
     "after": int,
 }
+
+
+MAX_ID = 2**63 - 1  # the largest id any store holds
+MAX_DEPTH = 64  # nesting of JSON bodies: deeper input is refused before anything recurses over it
 
 
 def job_url(root: str, job_id: int) -> str:
@@ -80,8 +87,12 @@ class Api:
                 raise Denied(413, "too_large", f"request body over {self.max_body:,} bytes")
         try:
             data = json.loads(body or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except RecursionError:
+            raise Denied(422, "invalid", f"the body nests deeper than {MAX_DEPTH} levels") from None
+        except ValueError as exc:  # also UnicodeDecodeError, and an integer of over 4300 digits
             raise Denied(400, "bad_json", f"the body is not valid JSON: {exc}") from None
+        if nesting_depth(data) > MAX_DEPTH:
+            raise Denied(422, "invalid", f"the body nests deeper than {MAX_DEPTH} levels")
         if not isinstance(data, dict):
             raise Denied(422, "invalid", "the body must be a JSON object")
         return data
@@ -102,6 +113,7 @@ class Api:
         if task is None or not task.options.public:  # never reveal that a private task exists
             return error(404, "not_found", f"no public task named {data['task']!r}")
         options = {k: data[k] for k in ("queue", "priority", "delay", "unique_key", "notify", "after") if k in data}
+        check_webhooks(data.get("notify"), self.errands.settings.webhook_hosts)
         try:
             job = await self.errands.enqueue_async(task, data.get("args") or {}, **options)
         except TaskError as exc:
@@ -125,6 +137,8 @@ class Api:
             return error(422, "invalid", "limit and cursor must be integers")
         if not 1 <= limit <= 1000:
             return error(422, "invalid", "limit must be between 1 and 1000")
+        if cursor is not None and not 0 <= cursor <= MAX_ID:
+            return error(422, "invalid", "cursor must be a job id (0 to 2**63 - 1)")
         jobs = await self.errands.list_async(
             state=state, task=query.get("task"), queue=query.get("queue"), limit=limit, cursor=cursor
         )
@@ -166,13 +180,17 @@ class Api:
         if found is None:
             return error(404, "not_found", f"job {job_id} has no file named {name!r}")
         info, data = found
-        quoted = name.replace('"', "")
-        return Response(
-            data, media_type=info.content_type, headers={"Content-Disposition": f'attachment; filename="{quoted}"'}
-        )
+        headers = {"Content-Disposition": content_disposition(name), "X-Content-Type-Options": "nosniff",
+                   "Content-Security-Policy": "sandbox"}
+        return Response(data, media_type=info.content_type, headers=headers)
 
     async def cancel(self, request: Request, job_id: int) -> Response:
+        """409 for a job finished before the request, like retry. (The Python `cancel` returns
+        it unchanged instead; a cancel that races the job's end answers 200 with its state.)"""
         check_csrf(request)
+        before = await self.errands.get_async(job_id)
+        if before.finished:
+            return error(409, "invalid_state", f"job {job_id} already {before.state.value}; nothing to cancel")
         return JSONResponse((await self.errands.cancel_async(job_id)).to_dict())
 
     async def retry(self, request: Request, job_id: int) -> Response:
@@ -201,6 +219,38 @@ class Api:
                 ],
             }
         )
+
+
+def nesting_depth(value: Any) -> int:
+    """How deep lists and objects nest in parsed JSON (without recursion)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def check_webhooks(spec: Any, allowed: str | None) -> None:
+    """Webhooks given over HTTP may only call the hosts the user allows (ERRANDS_WEBHOOK_HOSTS):
+    otherwise any caller could make the workers request internal addresses."""
+    if not isinstance(spec, dict):
+        return
+    for url in (normalize_notify(spec) or {}).get("webhook", []):
+        if not host_allowed(url, allowed):
+            raise Denied(403, "webhook_not_allowed",
+                         f"webhook {url!r}: its host is not in ERRANDS_WEBHOOK_HOSTS (the hosts webhooks given over "
+                         "HTTP may call)")
+
+
+def content_disposition(name: str) -> str:
+    """An attachment header with an ASCII fallback and, for other names, RFC 5987's UTF-8 form."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def known_errors(exc: Exception) -> Response | None:

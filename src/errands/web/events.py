@@ -2,7 +2,9 @@
 fanned out to every connected stream.
 
 However many clients listen, the store sees one query per poll interval (plus
-one backlog read when a client connects or resumes with Last-Event-ID).
+one backlog read when a client connects or resumes with Last-Event-ID). Bounded: at most
+`max_streams` streams, each with a queue of `queue_limit` events; a client that falls that far
+behind gets an `overflow` event and its stream ends (it resumes with Last-Event-ID).
 """
 
 from __future__ import annotations
@@ -20,20 +22,31 @@ from ..stores.base import Store
 
 log = logging.getLogger("errands.web")
 
-QUEUE_LIMIT = 10_000
+MAX_STREAMS = 1000
+QUEUE_LIMIT = 10_000  # ten reads of the hub: a client keeping up never comes near it
 # PostgreSQL hands out event ids before commit, so a lower id can become visible after a
 # higher one. The hub stops at a gap in the ids and waits this long for it to fill before it
 # takes it for a rolled-back insert and moves on (SQLite commits in id order: no gaps).
 GAP_WAIT = 1.0
 Delivery = tuple[JobEvent, dict[str, str]]  # an event and its SSE message, formatted once for every client
+OVERFLOW = "overflow"  # queued in place of the rest for a client that fell too far behind
+
+
+class TooManyStreams(Exception):
+    """Every stream slot of this process is taken."""
 
 
 class EventHub:
-    def __init__(self, store: Store, poll_interval: float = 0.1) -> None:
+    def __init__(
+        self, store: Store, poll_interval: float = 0.1, max_streams: int = MAX_STREAMS, queue_limit: int = QUEUE_LIMIT
+    ) -> None:
         self.store = store
         self.poll_interval = poll_interval
+        self.max_streams = max_streams
+        self.queue_limit = queue_limit
+        self.dropped = 0  # streams ended because their client fell behind
         self.queries = 0  # store reads made by the hub, for measuring fan-out cost
-        self._subscribers: set[asyncio.Queue[Delivery | None]] = set()
+        self._subscribers: set[asyncio.Queue[Delivery | str]] = set()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._last_id = 0
@@ -43,10 +56,19 @@ class EventHub:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
-    async def subscribe(self) -> asyncio.Queue[Delivery | None]:
+    @property
+    def pending_gaps(self) -> int:
+        """Missing event ids the hub is waiting for (forgotten once filled or given up)."""
+        return len(self._gap_seen)
+
+    async def subscribe(self) -> asyncio.Queue[Delivery | str]:
         """A queue that receives every event the hub reads from now on. When this returns,
-        the store holds every earlier event, so a backlog read after it leaves no gap."""
-        queue: asyncio.Queue[Delivery | None] = asyncio.Queue(QUEUE_LIMIT)
+        the store holds every earlier event, so a backlog read after it leaves no gap.
+        Raises TooManyStreams when `max_streams` are open."""
+        if len(self._subscribers) >= self.max_streams:
+            raise TooManyStreams(f"this process already serves {self.max_streams} event streams; try again later")
+        # One slot more than the limit, for the OVERFLOW marker.
+        queue: asyncio.Queue[Delivery | str] = asyncio.Queue(self.queue_limit + 1)
         self._subscribers.add(queue)
         if self._task is None or self._task.done():
             self._ready = asyncio.Event()
@@ -54,7 +76,7 @@ class EventHub:
         await self._ready.wait()
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[Delivery | None]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[Delivery | str]) -> None:
         self._subscribers.discard(queue)
 
     async def _run(self) -> None:
@@ -79,6 +101,7 @@ class EventHub:
                 delivery = (event, sse_message(event))
                 for queue in list(self._subscribers):
                     self._offer(queue, delivery)
+            self._forget_filled_gaps()
             if len(ready) < 1000:
                 await asyncio.sleep(self.poll_interval)
 
@@ -96,13 +119,18 @@ class EventHub:
             expected = event.id + 1
         return ready
 
-    def _offer(self, queue: asyncio.Queue[Delivery | None], delivery: Delivery) -> None:
-        try:
-            queue.put_nowait(delivery)
-        except asyncio.QueueFull:  # a client that stopped reading: end its stream, it can resume
+    def _forget_filled_gaps(self) -> None:
+        """A gap the hub waited for and then read past has filled: forget it."""
+        for missing in [i for i in self._gap_seen if i <= self._last_id]:
+            del self._gap_seen[missing]
+
+    def _offer(self, queue: asyncio.Queue[Delivery | str], delivery: Delivery) -> None:
+        if queue.qsize() >= self.queue_limit:  # a client that stopped reading: end its stream, it can resume
             self._subscribers.discard(queue)
-            queue.get_nowait()
-            queue.put_nowait(None)
+            self.dropped += 1
+            queue.put_nowait(OVERFLOW)
+            return
+        queue.put_nowait(delivery)
 
 
 def event_json(event: JobEvent) -> dict[str, Any]:
@@ -124,11 +152,13 @@ def ends_job(event: JobEvent) -> bool:
     return event.kind == "state" and event.state in FINISHED
 
 
-async def stream(hub: EventHub, job_id: int | None, after: int) -> AsyncIterator[dict[str, str]]:
-    """Events after `after` (all jobs, or one), in order, without gaps: subscribe first,
-    then send the backlog from the store, then live events newer than the backlog.
-    A one-job stream ends after the job's final state."""
-    queue = await hub.subscribe()
+async def stream(
+    hub: EventHub, queue: asyncio.Queue[Delivery | str], job_id: int | None, after: int
+) -> AsyncIterator[dict[str, str]]:
+    """Events after `after` (all jobs, or one), in order, without gaps, from a queue the caller
+    subscribed before: first the backlog from the store, then live events newer than the
+    backlog. A one-job stream ends after the job's final state, or with an `overflow` event
+    when the client fell too far behind (reconnect with Last-Event-ID to resume)."""
     try:
         while True:  # the backlog, from the store
             backlog = await asyncio.to_thread(hub.store.events, job_id, after, 1000)
@@ -144,7 +174,7 @@ async def stream(hub: EventHub, job_id: int | None, after: int) -> AsyncIterator
                 break
             if not backlog:
                 return
-        while (delivery := await queue.get()) is not None:
+        while not isinstance(delivery := await queue.get(), str):
             live, message = delivery
             if live.id <= after or (job_id is not None and live.job_id != job_id):
                 continue
@@ -152,5 +182,7 @@ async def stream(hub: EventHub, job_id: int | None, after: int) -> AsyncIterator
             yield message
             if job_id is not None and ends_job(live):
                 return
+        data = {"reason": f"the client fell {hub.queue_limit} events behind", "last_event_id": after}
+        yield {"event": OVERFLOW, "data": json.dumps(data)}
     finally:
         hub.unsubscribe(queue)

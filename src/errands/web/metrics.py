@@ -1,5 +1,6 @@
 """Prometheus metrics, read at scrape time: job counts and live workers from the store, and
-counters and run-time histograms from the event log written since this process started."""
+counters and run-time histograms from the event log written since this process started
+(since the app was created, not since the first scrape)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class Metrics(Collector):
         self.store = store
         self.hub = hub
         self._lock = threading.Lock()
-        self._after: int | None = None
+        self._after = store.last_event_id()  # counters count from here
         self._enqueued: Counter[str] = Counter()
         self._started: Counter[str] = Counter()
         self._finished: Counter[tuple[str, str]] = Counter()
@@ -40,9 +41,6 @@ class Metrics(Collector):
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     def _tail_events(self) -> None:
-        if self._after is None:
-            self._after = self.store.last_event_id()
-            return
         while events := self.store.events(None, self._after, 5000):
             for e in events:
                 self._after = e.id

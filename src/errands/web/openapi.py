@@ -246,7 +246,7 @@ def openapi_document(root: str = "") -> dict[str, Any]:
                 **job,
                 "post": {
                     "summary": "Cancel a job",
-                    "responses": {"200": json_response("The job", ref("Job")), **errors(401, 403, 404, 415, 503)},
+                    "responses": {"200": json_response("The job", ref("Job")), **errors(401, 403, 404, 409, 415, 503)},
                 },
             },
             "/api/jobs/{job_id}/retry": {
