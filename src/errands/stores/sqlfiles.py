@@ -20,8 +20,17 @@ class Migration:
 
 
 def load_queries(dialect: str) -> dict[str, str]:
-    """Parse `queries.sql`: each statement follows a `-- name: purpose` line."""
-    text = resources.files(__package__).joinpath("sql", dialect, "queries.sql").read_text()
+    """Parse `queries.sql` and the dialect's other statement files (`dashboard.sql`: the
+    dashboard's reads and bulk actions): each statement follows a `-- name: purpose` line."""
+    folder = resources.files(__package__).joinpath("sql", dialect)
+    queries: dict[str, str] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name != "queries.sql"):
+        if entry.name.endswith(".sql"):
+            queries.update(parse_queries(entry.read_text()))
+    return queries
+
+
+def parse_queries(text: str) -> dict[str, str]:
     queries: dict[str, str] = {}
     name: str | None = None
     lines: list[str] = []

@@ -1,0 +1,57 @@
+-- The dashboard's statements: filtered job lists, capped counts, per-minute throughput and
+-- bulk actions. Every list reads one window of ids (floor <= id < before) on the primary key,
+-- so a page costs the same however many jobs the table holds and however rare the matches.
+
+-- dash_find_jobs: the newest jobs matching a filter inside one window of ids
+SELECT * FROM {schema}.jobs
+WHERE id < %(before)s::bigint AND id >= %(floor)s::bigint
+  AND (%(states)s::json IS NULL OR state IN (SELECT json_array_elements_text(%(states)s::json)))
+  AND (%(task)s::text IS NULL OR task = %(task)s::text) AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(since)s::float8 IS NULL OR created_at >= %(since)s::float8)
+  AND (%(until)s::float8 IS NULL OR created_at < %(until)s::float8)
+  AND (%(pattern)s::text IS NULL OR args::text ILIKE %(pattern)s::text OR error_message ILIKE %(pattern)s::text
+       OR progress_message ILIKE %(pattern)s::text)
+ORDER BY id DESC LIMIT %(limit)s;
+
+-- dash_find_ids: the ids of jobs matching a filter inside one window, newest first (bulk actions)
+SELECT id FROM {schema}.jobs
+WHERE id < %(before)s::bigint AND id >= %(floor)s::bigint
+  AND (%(states)s::json IS NULL OR state IN (SELECT json_array_elements_text(%(states)s::json)))
+  AND (%(task)s::text IS NULL OR task = %(task)s::text) AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(since)s::float8 IS NULL OR created_at >= %(since)s::float8)
+  AND (%(until)s::float8 IS NULL OR created_at < %(until)s::float8)
+  AND (%(pattern)s::text IS NULL OR args::text ILIKE %(pattern)s::text OR error_message ILIKE %(pattern)s::text
+       OR progress_message ILIKE %(pattern)s::text)
+ORDER BY id DESC LIMIT %(limit)s;
+
+-- dash_max_id: the newest job id (0 when there is none)
+SELECT coalesce(max(id), 0) AS id FROM {schema}.jobs;
+
+-- dash_min_id: the oldest job id (0 when there is none)
+SELECT coalesce(min(id), 0) AS id FROM {schema}.jobs;
+
+-- dash_created_below: when the newest job below an id was created (nothing when there is none)
+SELECT created_at FROM {schema}.jobs WHERE id < %(before)s::bigint ORDER BY id DESC LIMIT 1;
+
+-- dash_state_counts: jobs in each state, each count stopping at cap
+SELECT s.state, (SELECT count(*) FROM (SELECT 1 FROM {schema}.jobs j WHERE j.state = s.state LIMIT %(cap)s) c) AS n
+FROM unnest(ARRAY['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled']) AS s(state);
+
+-- dash_unfinished_by_queue: waiting and running jobs per queue, with the oldest due time of each
+SELECT queue, state, count(*) AS n, min(run_at) AS oldest FROM {schema}.jobs
+WHERE state IN ('scheduled', 'queued', 'running') GROUP BY queue, state;
+
+-- dash_finished_per_minute: jobs that ended since a time, per minute after it and per final state
+SELECT floor((finished_at - %(since)s::float8) / 60)::int AS minute, state, count(*) AS n FROM {schema}.jobs
+WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at >= %(since)s::float8
+GROUP BY 1, 2;
+
+-- dash_recent_claims: the claims among the newest events (which workers ran jobs lately)
+SELECT at, data::text AS data FROM {schema}.job_events
+WHERE id > %(after)s::bigint AND kind = 'state' AND state = 'running';
+
+-- dash_delete_finished: delete the finished jobs among some ids (a JSON array); returns those deleted
+DELETE FROM {schema}.jobs
+WHERE id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json) AS value)
+  AND state IN ('succeeded', 'failed', 'cancelled')
+RETURNING id;
