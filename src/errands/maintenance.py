@@ -57,7 +57,8 @@ class Maintenance:
         removed = sum(self.store.prune(state, age) for state, age in keep.items())
         self.store.forget_workers(older_than=STALE_WORKER)
         if removed:
-            log.info("pruned %d finished job(s) past their retention", removed)
+            pages = self.store.reclaim_space()
+            log.info("pruned %d finished job(s) past their retention (%d page(s) given back)", removed, pages)
         return removed
 
     def resign(self) -> None:

@@ -398,6 +398,11 @@ class Store(abc.ABC):
             if len(ids) < batch:
                 return total
 
+    def reclaim_space(self) -> int:
+        """Return space freed by pruning to the file system where the dialect needs to be
+        told (SQLite); returns how many pages. PostgreSQL's autovacuum does this by itself."""
+        return 0
+
     # -- control ------------------------------------------------------------------
 
     def cancel(self, job_id: int) -> Job:

@@ -35,6 +35,9 @@ def write_lock(path: str) -> threading.Lock:
     with _WRITE_LOCKS_GUARD:
         return _WRITE_LOCKS.setdefault(key, threading.Lock())
 _SYNCHRONOUS = {"full", "normal", "off", "extra"}
+INCREMENTAL = 2  # PRAGMA auto_vacuum's answer for incremental
+VACUUM_STEP = 2000  # pages freed per write transaction (8 MB of 4 KiB pages)
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL is cut back to after a checkpoint
 
 
 def translate_error(exc: sqlite3.Error, path: str) -> StoreError:
@@ -107,7 +110,7 @@ class SQLiteStore(Store):
         self._check_path()
         self._write_lock = write_lock(self.path)
         if migrate:
-            self.migrate()
+            self._migrate_schema()
 
     def _check_path(self) -> None:
         folder = Path(self.path).resolve().parent
@@ -121,8 +124,11 @@ class SQLiteStore(Store):
         try:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
+            # Takes effect only in a new file (before its first table); `migrate()` switches an old one.
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
         with self._lock:
@@ -228,6 +234,56 @@ class SQLiteStore(Store):
         return DataVersionWatcher(self._connect(), self.path, self.poll_interval)
 
     def migrate(self) -> list[int]:
+        """Apply pending migrations; also switch a file made before errands used incremental
+        vacuum to it (a one-time VACUUM: it locks writers out while it rewrites the file, and
+        needs as much free disk as the file takes)."""
+        applied = self._migrate_schema()
+        self._use_incremental_vacuum()
+        return applied
+
+    def _use_incremental_vacuum(self) -> None:
+        conn = self._conn()
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL:
+            return
+        with self._write_lock:
+            try:
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                conn.execute("VACUUM")
+            except sqlite3.Error as exc:
+                raise translate_error(exc, self.path) from exc
+
+    def reclaim_space(self) -> int:
+        """Give the pages freed by pruning back to the file system, a few thousand per write
+        transaction so that workers wait little, then checkpoint the WAL so the file shrinks.
+        Returns how many pages were freed (0 for a file `migrate()` has not switched yet)."""
+        conn = self._conn()
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
+            return 0
+        free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+        for start in range(0, free, VACUUM_STEP):
+            with self.transaction() as tx:
+                # The pragma frees one page per step, and Python's sqlite3 steps a statement
+                # that returns no columns only once: so one execute per page.
+                for _ in range(min(free - start, VACUUM_STEP)):
+                    tx.conn.execute("PRAGMA incremental_vacuum(1)")
+        self._checkpoint(conn)
+        return free - int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        """Copy the WAL into the file and empty it, waiting at most a second for readers (an
+        automatic checkpoint does it later otherwise, and `journal_size_limit` caps the WAL)."""
+        if not self._write_lock.acquire(timeout=self.busy_timeout):
+            return
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(min(self.busy_timeout, 1.0) * 1000)}")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            self._write_lock.release()
+
+    def _migrate_schema(self) -> list[int]:
         conn = self._conn()
         applied_now: list[int] = []
         if self._up_to_date(conn):  # a read: opening a migrated store never waits for the write lock

@@ -1,0 +1,62 @@
+"""SQLite gives space back: pruned jobs shrink the file, and an old file is switched over once."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from errands import Errands
+from tests.apps import basic
+from tests.conftest import errands_cli, spawn_worker, wait_until
+
+
+def pragma(path: Path, name: str) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute(f"PRAGMA {name}").fetchone()[0])
+
+
+def test_pruning_shrinks_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, out = tmp_path / "space.db", tmp_path / "out.txt"
+    url = f"sqlite:///{path}"
+    app = Errands(url)
+    app.tasks.update(basic.app.tasks)
+    app.enqueue_many("append", [{"path": str(out), "line": f"{i} " + "x" * 4000} for i in range(1500)])
+    app.close()
+    burst = spawn_worker("tests.apps.basic:app", url, "--burst", "--concurrency", "4")
+    assert burst.wait(300) == 0, burst.output()
+    full = path.stat().st_size
+    assert full > 6_000_000 and len(out.read_text().splitlines()) == 1500
+    assert pragma(path, "auto_vacuum") == 2  # incremental, set when the file was created
+    monkeypatch.setenv("ERRANDS_KEEP_SUCCEEDED", "0")
+    pruner = spawn_worker("tests.apps.basic:app", url)  # its maintenance prunes at once
+    try:
+        wait_until(lambda: path.stat().st_size < full / 10, timeout=120, message="the file to shrink")
+        assert pragma(path, "freelist_count") == 0
+        wal = Path(f"{path}-wal")
+        assert not wal.exists() or wal.stat().st_size < 1_000_000  # checkpointed and cut back
+    finally:
+        pruner.terminate()
+        assert pruner.wait(60) == 0, pruner.output()
+    assert "pruned 1500 finished job(s)" in pruner.output()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+
+
+def test_errands_migrate_switches_an_old_file_to_incremental_vacuum_once(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # a file whose first table came before errands set the pragma
+        conn.execute("CREATE TABLE older (x)")
+    app = Errands(f"sqlite:///{path}")
+    app.tasks.update(basic.app.tasks)
+    job = app.enqueue("add", {"a": 1, "b": 2})
+    app.close()
+    assert pragma(path, "auto_vacuum") == 0  # opening a store never rewrites the file
+    done = errands_cli("migrate", "--url", f"sqlite:///{path}")
+    assert done.returncode == 0 and done.stdout.strip() == "schema is up to date", done.stderr
+    assert pragma(path, "auto_vacuum") == 2
+    reopened = Errands(f"sqlite:///{path}")
+    assert reopened.get(job.id).args == {"a": 1, "b": 2}
+    reopened.close()
