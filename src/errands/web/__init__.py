@@ -87,7 +87,7 @@ def create_app(
         Route("/api/stats", admin(lambda r, a: api.stats())),
         Route("/metrics", admin(lambda r, a: metrics.response())),
         Route("/healthz", healthz),
-        Route("/api/openapi.json", openapi),
+        Route("/api/openapi.json", openapi(errands)),
         Route("/errands.js", errands_js),
     ]
     handlers = {404: not_found, 405: not_allowed, 500: internal_error}
@@ -167,8 +167,13 @@ async def all_events(request: Request, hub: EventHub) -> Response:
     return await open_stream(hub, None, last_event_id(request))
 
 
-async def openapi(request: Request) -> Response:
-    return JSONResponse(openapi_document(request.scope.get("root_path", "")))
+def openapi(errands: Errands) -> Endpoint:
+    """The OpenAPI document, with the arguments of the app's public tasks."""
+
+    async def document(request: Request) -> Response:
+        return JSONResponse(openapi_document(request.scope.get("root_path", ""), errands.tasks))
+
+    return document
 
 
 async def errands_js(request: Request) -> Response:

@@ -20,18 +20,7 @@ from ..job import Job, State
 from ..notify import normalize as normalize_notify
 from ..notify.webhook import host_allowed
 from .auth import Access, Denied, check_csrf
-
-ENQUEUE_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "task": str,
-    "args": dict,
-    "queue": str,
-    "priority": int,
-    "delay": (int, float),
-    "unique_key": str,
-    "notify": dict,
-    "after": int,
-}
-
+from .schemas import parse_enqueue
 
 MAX_ID = 2**63 - 1  # the largest id any store holds
 MAX_DEPTH = 64  # nesting of JSON bodies: deeper input is refused before anything recurses over it
@@ -99,23 +88,14 @@ class Api:
 
     async def enqueue(self, request: Request, access: Access) -> Response:
         check_csrf(request)
-        data = await self.read_json(request)
-        unknown = sorted(set(data) - set(ENQUEUE_FIELDS))
-        if unknown:
-            return error(422, "invalid", f"unknown field(s): {', '.join(unknown)}")
-        for name, kind in ENQUEUE_FIELDS.items():
-            value = data.get(name)
-            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-                return error(422, "invalid", f"field {name!r} has the wrong type")
-        if "task" not in data:
-            return error(422, "invalid", "field 'task' is required")
-        task = self.errands.tasks.get(data["task"])
+        body = parse_enqueue(await self.read_json(request))  # BadArguments: 422 naming the field
+        task = self.errands.tasks.get(body.task)
         if task is None or not task.options.public:  # never reveal that a private task exists
-            return error(404, "not_found", f"no public task named {data['task']!r}")
-        options = {k: data[k] for k in ("queue", "priority", "delay", "unique_key", "notify", "after") if k in data}
-        check_webhooks(data.get("notify"), self.errands.settings.webhook_hosts)
+            return error(404, "not_found", f"no public task named {body.task!r}")
+        options = body.model_dump(exclude={"task", "args"}, exclude_none=True)
+        check_webhooks(body.notify, self.errands.settings.webhook_hosts)
         try:
-            job = await self.errands.enqueue_async(task, data.get("args") or {}, **options)
+            job = await self.errands.enqueue_async(task, body.args, **options)
         except TaskError as exc:
             return error(422, "invalid", str(exc))
         url = job_url(request.scope.get("root_path", ""), job.id)

@@ -1,165 +1,100 @@
-"""The OpenAPI 3.1 document of the HTTP API, written to match what the endpoints do
-(schemathesis checks it against the live server in the tests)."""
+"""The OpenAPI 3.1 document of the HTTP API, generated from the shapes in `schemas` (the same
+models that validate requests) and the argument types of each public task. Only the table of
+paths is written here (schemathesis checks the document against the live server in the tests).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-NULLABLE_NUMBER = {"type": ["number", "null"]}
-NULLABLE_STRING = {"type": ["string", "null"]}
-STATES = ["scheduled", "queued", "running", "succeeded", "failed", "cancelled"]
+from pydantic import TypeAdapter
 
+from ..task import Task
+from . import schemas
 
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def errors(*statuses: int) -> dict[str, Any]:
-    text = {
-        400: "Bad JSON",
-        401: "Not allowed without a token",
-        403: "Forbidden",
-        404: "Not found",
-        409: "Not in a state that allows it",
-        413: "Body too large",
-        415: "Not JSON",
-        422: "Invalid input",
-        503: "Store unavailable",
-    }
-    return {str(s): json_response(text[s], ref("Error")) for s in statuses}
-
-
-JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            }
-        },
-    },
-    "Progress": {
-        "type": "object",
-        "properties": {
-            "current": NULLABLE_NUMBER,
-            "total": NULLABLE_NUMBER,
-            "message": NULLABLE_STRING,
-            "fraction": NULLABLE_NUMBER,
-        },
-    },
-    "JobError": {
-        "type": ["object", "null"],
-        "properties": {"type": {"type": "string"}, "message": {"type": "string"}, "traceback": NULLABLE_STRING},
-    },
-    "Job": {
-        "type": "object",
-        "required": ["id", "task", "state", "progress"],
-        "properties": {
-            "id": {"type": "integer"},
-            "task": {"type": "string"},
-            "queue": {"type": "string"},
-            "priority": {"type": "integer"},
-            "state": {"type": "string", "enum": STATES},
-            "args": {"type": "object"},
-            "attempt": {"type": "integer"},
-            "max_attempts": {"type": "integer"},
-            "worker_losses": {"type": "integer"},
-            "progress": ref("Progress"),
-            "result": {},
-            "error": ref("JobError"),
-            "checkpoint": {},
-            "cancel_requested": {"type": "boolean"},
-            "unique_key": NULLABLE_STRING,
-            "parent_id": {"type": ["integer", "null"]},
-            "run_at": NULLABLE_STRING,
-            "created_at": NULLABLE_STRING,
-            "started_at": NULLABLE_STRING,
-            "finished_at": NULLABLE_STRING,
-            "url": {"type": "string"},
-        },
-    },
-    "JobList": {
-        "type": "object",
-        "required": ["jobs", "next_cursor"],
-        "properties": {"jobs": {"type": "array", "items": ref("Job")}, "next_cursor": {"type": ["integer", "null"]}},
-    },
-    "EnqueueRequest": {
-        "type": "object",
-        "required": ["task"],
-        "additionalProperties": False,
-        "properties": {
-            "task": {"type": "string", "description": "A task declared public=True"},
-            "args": {"type": "object"},
-            "queue": {"type": "string"},
-            "priority": {"type": "integer"},
-            "delay": {"type": "number", "minimum": 0},
-            "unique_key": {"type": "string"},
-            "notify": {"type": "object"},
-            "after": {"type": "integer"},
-        },
-    },
-    "Enqueued": {
-        "type": "object",
-        "required": ["id", "state", "url"],
-        "properties": {
-            "id": {"type": "integer"},
-            "state": {"type": "string", "enum": STATES},
-            "url": {"type": "string"},
-        },
-    },
-    "Result": {
-        "type": "object",
-        "required": ["id", "state", "result"],
-        "properties": {"id": {"type": "integer"}, "state": {"const": "succeeded"}, "result": {}},
-    },
-    "Files": {
-        "type": "object",
-        "required": ["files"],
-        "properties": {
-            "files": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "name": {"type": "string"},
-                        "size": {"type": "integer"},
-                        "content_type": {"type": "string"},
-                        "url": {"type": "string"},
-                    },
-                },
-            }
-        },
-    },
-    "Stats": {
-        "type": "object",
-        "required": ["queues", "workers"],
-        "properties": {
-            "queues": {
-                "type": "object",
-                "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}},
-            },
-            "workers": {"type": "array", "items": {"type": "object"}},
-        },
-    },
+REF = "#/components/schemas/{model}"
+ERROR_TEXT = {
+    400: "Bad JSON",
+    401: "Not allowed without a token",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Not in a state that allows it",
+    413: "Body too large",
+    415: "Not JSON",
+    422: "Invalid input",
+    503: "Store unavailable",
 }
-
-SSE = {
+SSE: dict[str, Any] = {
     "description": "Server-Sent Events; each `data:` is a JSON event {id, job_id, at, kind, state, data}",
     "content": {"text/event-stream": {"schema": {"type": "string"}}},
 }
+OBJECT = {"type": "object"}
+JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+STATE_PARAM = {"name": "state", "in": "query", "schema": {"$ref": REF.format(model="State")}}
+
+# path -> method -> (summary, 2xx status, its description, its shape, error statuses); parameters apart
+PATHS: dict[str, dict[str, tuple[str, int, str, Any, tuple[int, ...]]]] = {
+    "/api/jobs": {
+        "post": ("Enqueue a job of a public task", 202, "Stored", schemas.Enqueued,
+                 (400, 401, 403, 404, 413, 415, 422, 503)),
+        "get": ("List jobs, newest first", 200, "A page of jobs", schemas.JobList, (401, 422, 503)),
+    },
+    "/api/jobs/{job_id}": {
+        "get": ("One job (a follow token sees a reduced view)", 200, "The job", schemas.Job, (401, 403, 404, 503)),
+    },
+    "/api/jobs/{job_id}/result": {
+        "get": ("The result of a succeeded job", 200, "The result", schemas.Result, (401, 403, 404, 409, 503)),
+    },
+    "/api/jobs/{job_id}/files": {
+        "get": ("Files saved by the job", 200, "File list", schemas.Files, (401, 403, 404, 503)),
+    },
+    "/api/jobs/{job_id}/files/{name}": {
+        "get": ("Download one file", 200, "The file", None, (401, 403, 404, 503)),
+    },
+    "/api/jobs/{job_id}/events": {
+        "get": ("The job's events as they happen; ends when the job ends", 200, "", SSE, (401, 403, 404, 422, 503)),
+    },
+    "/api/jobs/{job_id}/cancel": {
+        "post": ("Cancel a job", 200, "The job", schemas.Job, (401, 403, 404, 415, 503)),
+    },
+    "/api/jobs/{job_id}/retry": {
+        "post": ("Queue a failed or cancelled job again", 200, "The job", schemas.Job, (401, 403, 404, 409, 415, 503)),
+    },
+    "/api/events": {"get": ("Every job's events as they happen", 200, "", SSE, (401, 422, 503))},
+    "/api/stats": {"get": ("Jobs per queue and state; live workers", 200, "Stats", schemas.Stats, (401, 503))},
+    "/healthz": {"get": ("Whether the store answers", 200, "Healthy", OBJECT, ())},
+    "/metrics": {"get": ("Prometheus metrics", 200, "Prometheus text format", str, (401, 503))},
+}
+PARAMETERS: dict[str, list[dict[str, Any]]] = {
+    "/api/jobs/{job_id}/files/{name}": [
+        JOB_ID, {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    ],
+}
+QUERY: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("/api/jobs", "get"): [
+        STATE_PARAM,
+        {"name": "task", "in": "query", "schema": {"type": "string"}},
+        {"name": "queue", "in": "query", "schema": {"type": "string"}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+        {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+    ],
+    ("/api/jobs/{job_id}/events", "get"): [{"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}}],
+}
 
 
-def openapi_document(root: str = "") -> dict[str, Any]:
-    job = {"parameters": [JOB_ID]}
+def openapi_document(root: str = "", tasks: Mapping[str, Task] | None = None) -> dict[str, Any]:
+    """The document for an API mounted at `root`; `tasks` adds each public task's arguments."""
+    public = sorted((t for t in (tasks or {}).values() if t.options.public), key=lambda t: t.name)
+    inputs: list[tuple[str, Any, TypeAdapter[Any]]] = [
+        ("EnqueueRequest", "validation", TypeAdapter(schemas.EnqueueRequest)),
+        *((shape.__name__, "serialization", TypeAdapter(shape)) for shape in schemas.RESPONSES),
+        *((f"args:{t.name}", "validation", t.arguments) for t in public),
+    ]
+    found, definitions = TypeAdapter.json_schemas(inputs, ref_template=REF)
+    shapes = {key: schema for (key, _), schema in found.items()}
+    components = definitions.get("$defs", {})
+    body = enqueue_body(shapes, components, public)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -171,124 +106,75 @@ def openapi_document(root: str = "") -> dict[str, Any]:
         },
         "servers": [{"url": root or "/"}],
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": components,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "follow": {"type": "apiKey", "in": "query", "name": "token"},
             },
         },
         "security": [{}, {"bearer": []}],
-        "paths": {
-            "/api/jobs": {
-                "post": {
-                    "summary": "Enqueue a job of a public task",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": ref("EnqueueRequest")}},
-                    },
-                    "responses": {
-                        "202": json_response("Stored", ref("Enqueued")),
-                        **errors(400, 401, 403, 404, 413, 415, 422, 503),
-                    },
-                },
-                "get": {
-                    "summary": "List jobs, newest first",
-                    "parameters": [
-                        {"name": "state", "in": "query", "schema": {"type": "string", "enum": STATES}},
-                        {"name": "task", "in": "query", "schema": {"type": "string"}},
-                        {"name": "queue", "in": "query", "schema": {"type": "string"}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                        {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
-                    ],
-                    "responses": {"200": json_response("A page of jobs", ref("JobList")), **errors(401, 422, 503)},
-                },
-            },
-            "/api/jobs/{job_id}": {
-                **job,
-                "get": {
-                    "summary": "One job (a follow token sees a reduced view)",
-                    "responses": {"200": json_response("The job", ref("Job")), **errors(401, 403, 404, 503)},
-                },
-            },
-            "/api/jobs/{job_id}/result": {
-                **job,
-                "get": {
-                    "summary": "The result of a succeeded job",
-                    "responses": {"200": json_response("The result", ref("Result")), **errors(401, 403, 404, 409, 503)},
-                },
-            },
-            "/api/jobs/{job_id}/files": {
-                **job,
-                "get": {
-                    "summary": "Files saved by the job",
-                    "responses": {"200": json_response("File list", ref("Files")), **errors(401, 403, 404, 503)},
-                },
-            },
-            "/api/jobs/{job_id}/files/{name}": {
-                "parameters": [JOB_ID, {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "get": {
-                    "summary": "Download one file",
-                    "responses": {
-                        "200": {"description": "The file", "content": {"*/*": {}}},
-                        **errors(401, 403, 404, 503),
-                    },
-                },
-            },
-            "/api/jobs/{job_id}/events": {
-                **job,
-                "get": {
-                    "summary": "The job's events as they happen; ends when the job ends",
-                    "parameters": [{"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}}],
-                    "responses": {"200": SSE, **errors(401, 403, 404, 422, 503)},
-                },
-            },
-            "/api/jobs/{job_id}/cancel": {
-                **job,
-                "post": {
-                    "summary": "Cancel a job",
-                    "responses": {"200": json_response("The job", ref("Job")), **errors(401, 403, 404, 409, 415, 503)},
-                },
-            },
-            "/api/jobs/{job_id}/retry": {
-                **job,
-                "post": {
-                    "summary": "Queue a failed or cancelled job again",
-                    "responses": {"200": json_response("The job", ref("Job")), **errors(401, 403, 404, 409, 415, 503)},
-                },
-            },
-            "/api/events": {
-                "get": {
-                    "summary": "Every job's events as they happen",
-                    "responses": {"200": SSE, **errors(401, 422, 503)},
-                }
-            },
-            "/api/stats": {
-                "get": {
-                    "summary": "Jobs per queue and state; live workers",
-                    "responses": {"200": json_response("Stats", ref("Stats")), **errors(401, 503)},
-                }
-            },
-            "/healthz": {
-                "get": {
-                    "summary": "Whether the store answers",
-                    "security": [{}],
-                    "responses": {
-                        "200": json_response("Healthy", {"type": "object"}),
-                        "503": json_response("Unhealthy", {"type": "object"}),
-                    },
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics",
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text format",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        },
-                        **errors(401, 503),
-                    },
-                }
-            },
-        },
+        "paths": {path: path_item(path, methods, shapes, body) for path, methods in PATHS.items()},
     }
+
+
+def enqueue_body(shapes: Mapping[str, Any], components: dict[str, Any], public: list[Task]) -> dict[str, Any]:
+    """The POST /api/jobs body: one variant per public task (its name, its arguments), or the
+    general request when no task is public."""
+    general: dict[str, Any] = shapes["EnqueueRequest"]
+    if not public:
+        return general
+    base = resolve(general, components)
+    variants = []
+    for task in public:
+        arguments = shapes[f"args:{task.name}"]
+        variant = dict(base, title=f"Enqueue {task.name}", description=f"POST /api/jobs for task {task.name!r}")
+        variant["properties"] = dict(base["properties"], task={"const": task.name}, args=arguments)
+        needs_args = bool(resolve(arguments, components).get("required"))
+        variant["required"] = ["task", "args"] if needs_args else ["task"]
+        ref = arguments.get("$ref")
+        if isinstance(ref, str):  # beside its arguments: "export_arguments" -> "Enqueue_export"
+            name = "Enqueue_" + ref.rsplit("/", 1)[-1].removesuffix("_arguments")
+            components[name] = variant
+            variant = {"$ref": REF.format(model=name)}
+        variants.append(variant)
+    return {"oneOf": variants}
+
+
+def resolve(schema: dict[str, Any], components: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema itself, or the component its $ref points at."""
+    ref = schema.get("$ref")
+    found = components.get(ref.rsplit("/", 1)[-1]) if isinstance(ref, str) else None
+    return dict(found if isinstance(found, dict) else schema)
+
+
+def path_item(
+    path: str, methods: Mapping[str, tuple[str, int, str, Any, tuple[int, ...]]], shapes: Mapping[str, Any],
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    if "{job_id}" in path:
+        item["parameters"] = PARAMETERS.get(path, [JOB_ID])
+    for method, (summary, status, description, shape, errors) in methods.items():
+        operation: dict[str, Any] = {"summary": summary}
+        if (path, method) in QUERY:
+            operation["parameters"] = QUERY[path, method]
+        if (path, method) == ("/api/jobs", "post"):
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["responses"] = {str(status): response(description, shape, shapes)}
+        operation["responses"] |= {str(s): response(ERROR_TEXT[s], schemas.Error, shapes) for s in errors}
+        if path == "/healthz":
+            operation["security"] = [{}]
+            operation["responses"]["503"] = response("Unhealthy", OBJECT, shapes)
+        item[method] = operation
+    return item
+
+
+def response(description: str, shape: Any, shapes: Mapping[str, Any]) -> dict[str, Any]:
+    if shape is SSE:
+        return dict(SSE)
+    if shape is None:
+        return {"description": description, "content": {"*/*": {}}}
+    if shape is str:
+        return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    schema = shape if isinstance(shape, dict) else shapes[shape.__name__]
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
