@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import pytest
+
 from errands import Errands, State
 from tests.apps import basic
 from tests.conftest import spawn_worker, wait_until
@@ -32,7 +34,10 @@ def test_two_worker_processes_run_every_job_exactly_once(store_url: str, tmp_pat
     assert {app.get(i).attempt for i in ids[:: 50]} == {1}
 
 
-def test_sigterm_releases_running_jobs_and_the_next_worker_resumes_them(store_url: str) -> None:
+def test_sigterm_releases_running_jobs_and_the_next_worker_resumes_them(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ERRANDS_PROGRESS_INTERVAL", "0")  # every checkpoint on the timeline, to count them
     app = producer(store_url)
     job = app.enqueue("count_to", {"n": 400, "pause": 0.01})
     first = spawn_worker(APP, store_url, "--grace", "0.5")
