@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -12,8 +14,10 @@ from rich.table import Table
 from ..errors import BadArguments
 from ..job import Job, State
 from ..stores import open_store
+from ..task import EnqueueOptions
 from .loading import app_options, parse_duration, resolve
 
+F = TypeVar("F", bound=Callable[..., Any])
 STATE_STYLE = {
     "succeeded": "green",
     "failed": "red",
@@ -28,26 +32,25 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 
 
+def enqueue_options(command: F) -> F:
+    """--queue, --priority, --delay, --unique-key, --after: the plain-valued fields of EnqueueOptions,
+    with their help; the app checks their ranges."""
+    for name, field in reversed(EnqueueOptions.model_fields.items()):
+        kind = next((t for t in typing.get_args(field.annotation) if t in (str, int, float)), None)
+        if kind is not None:
+            flag = f"--{name.replace('_', '-')}"
+            command = click.option(flag, name, type=kind, default=None, help=field.description)(command)
+    return command
+
+
 @click.command()
 @click.argument("task")
 @click.option(
     "--args", "args_json", default="{}", metavar="JSON", help="Arguments as a JSON object, e.g. '{\"n\": 5}'."
 )
-@click.option("--delay", type=float, help="Seconds to wait before it may run.")
-@click.option("--priority", type=int, help="Higher runs first.")
-@click.option("--queue")
-@click.option("--unique-key", help="Return the unfinished job holding this key instead of adding one.")
+@enqueue_options
 @app_options
-def enqueue(
-    task: str,
-    args_json: str,
-    delay: float | None,
-    priority: int | None,
-    queue: str | None,
-    unique_key: str | None,
-    app_ref: str | None,
-    url: str | None,
-) -> None:
+def enqueue(task: str, args_json: str, app_ref: str | None, url: str | None, **options: Any) -> None:
     """Enqueue TASK; prints the new job's id alone on standard output."""
     try:
         args = json.loads(args_json)
@@ -56,7 +59,7 @@ def enqueue(
     if not isinstance(args, dict):
         raise BadArguments(f"--args must be a JSON object of named arguments, not {type(args).__name__}")
     app = resolve(app_ref, url, need_tasks=True)
-    job = app.enqueue(task, args, delay=delay, priority=priority, queue=queue, unique_key=unique_key)
+    job = app.enqueue(task, args, **options)
     click.echo(job.id)
 
 
