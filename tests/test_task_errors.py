@@ -11,7 +11,10 @@ import psycopg
 import pytest
 
 from errands import Errands, JobContext, Settings, State
+from errands.job import JobError, NewJob, Outcome
+from errands.stores import Store
 from errands.text import capped, describe, format_error, type_name, utf8_size
+from errands.worker.settle import Settler
 from tests.apps import hostile
 from tests.conftest import drain, spawn_worker
 
@@ -131,3 +134,36 @@ def test_text_cap_is_a_setting(store_url: str) -> None:
     drain(app)
     error = app.get(job.id).error
     assert error is not None and utf8_size(error.message) <= 1_000 and "[truncated, 5000 bytes in all]" in error.message
+
+
+def test_progress_a_store_cannot_hold_fails_the_task_clearly(store_url: str) -> None:
+    app = Errands(store_url)
+
+    @app.task
+    def report(ctx: JobContext, kind: str) -> None:
+        current = {"huge": 10**30, "nan": float("nan"), "text": "5"}[kind]
+        ctx.progress(current, 10**40)  # type: ignore[arg-type]
+
+    huge, nan, text = (report.enqueue(kind=kind) for kind in ("huge", "nan", "text"))
+    drain(app)
+    done = app.get(huge.id)
+    assert done.state is State.SUCCEEDED and (done.progress.current, done.progress.total) == (1e30, 1e40)
+    assert "progress current must be a finite number, got nan" in app.get(nan.id).error.message  # type: ignore[union-attr]
+    assert "progress current must be a number, not str" in app.get(text.id).error.message  # type: ignore[union-attr]
+
+
+def test_an_outcome_the_store_refuses_is_recorded_as_a_bare_failure(store: Store) -> None:
+    good, bad = (store.enqueue(NewJob(task="t", args_json="{}"))[0] for _ in range(2))
+    claimed = {job.id: job.lease_token or "" for job in store.claim("w1", None, 2)}
+    seen: list[tuple[int, bool]] = []
+    settler = Settler(store, lambda outcome, accepted: seen.append((outcome.job_id, accepted)))
+    settler.start()
+    refused = JobError("ValueError", "a lone surrogate \ud800 no driver can encode")  # past the worker's own checks
+    settler.submit(Outcome(bad.id, claimed[bad.id], State.FAILED, error=refused))
+    settler.submit(Outcome(good.id, claimed[good.id], State.SUCCEEDED, result_json="1"))
+    assert settler.wait_idle(30)
+    settler.close(5)
+    assert sorted(seen) == sorted([(good.id, True), (bad.id, True)])
+    assert store.get(good.id).state is State.SUCCEEDED and store.get(good.id).result == 1
+    ended = store.get(bad.id)
+    assert ended.state is State.FAILED and ended.error is not None and ended.error.type == "OutcomeNotRecorded"

@@ -7,7 +7,9 @@ that lost its lease cannot overwrite the copy that took over.
 from __future__ import annotations
 
 import logging
+import math
 import mimetypes
+import numbers
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +29,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("errands.task")
 
 MAX_FILE_NAME = 255  # characters, as most file systems allow
+
+
+def _progress_number(value: object, what: str) -> Any:
+    """A finite number every store can hold (an int past 2**53 becomes a float), or BadArguments."""
+    if value is None:
+        return None
+    if not isinstance(value, numbers.Real):
+        raise BadArguments(f"progress {what} must be a number, not {type(value).__name__}")
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        number = math.inf
+    if not math.isfinite(number):
+        raise BadArguments(f"progress {what} must be a finite number, got {capped(describe(value), 100)}")
+    return int(value) if isinstance(value, numbers.Integral) and abs(number) < 2**53 else number
 
 
 class JobContext:
@@ -73,7 +90,7 @@ class JobContext:
         self.raise_if_interrupted()
         if message is not None:
             message = capped(describe(message), self.settings.max_text_bytes)
-        self._progress = Progress(current, total, message)
+        self._progress = Progress(_progress_number(current, "current"), _progress_number(total, "total"), message)
         self._progress_dirty = True
 
     def save_checkpoint(self, state: Any) -> None:

@@ -239,7 +239,7 @@ class Worker:
         if activity is not None and activity.logs and not ex.abandoned:
             try:
                 self.store.save_activity([activity])
-            except StoreError as exc:
+            except Exception as exc:  # an outage or a refused value: the outcome below matters more
                 log.warning("job %s: last log lines not saved: %s", ex.job.id, exc)
         # The outcome is handed on before the job leaves the running table: a burst worker
         # checking whether it is done must see the job in one place or the other.

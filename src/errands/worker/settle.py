@@ -10,9 +10,10 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..errors import StoreError
-from ..job import Outcome
+from ..job import JobError, Outcome, State
 from ..stores.base import Store
 
 log = logging.getLogger("errands.worker")
@@ -107,4 +108,21 @@ class Settler:
                 log.warning("could not record %d outcome(s), retrying in %.2fs: %s", len(batch), delay, exc)
                 self._wake.wait(delay)
                 delay = min(delay * 2, 5.0)
+            except Exception:  # a value the store refused (a bug, not an outage): the batch would fail again
+                log.exception("could not record %d outcome(s); recording each alone", len(batch))
+                accepted = [self._record_alone(o) for o in batch]
+                break
         self.recorded(batch, accepted)
+
+    def _record_alone(self, outcome: Outcome) -> bool:
+        """One outcome on its own; if the store refuses even that, a bare failure in its place,
+        so that the job ends rather than runs again. False when neither could be recorded."""
+        bare = replace(outcome, state=State.FAILED, result_json=None, retry_in=None, progress=None, released=False,
+                       error=JobError("OutcomeNotRecorded", "the worker could not record how this run ended; "
+                                                            "its log says why"))
+        for attempt in (outcome, bare):
+            try:
+                return self._store.settle([attempt])[0]
+            except Exception:
+                log.exception("job %s: outcome %s not recorded", outcome.job_id, attempt.state.value)
+        return False
