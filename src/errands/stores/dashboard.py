@@ -253,3 +253,9 @@ def applies_to(action: BulkAction, job: Job) -> bool:
     if action is BulkAction.DELETE:
         return job.state in FINISHED
     return job.state not in FINISHED and not (job.state is State.RUNNING and job.cancel_requested)
+
+
+def jobs_in_hand(store: Store) -> dict[str, int]:
+    """Running jobs per worker id."""
+    with store.read() as tx:
+        return {r["worker"]: int(r["n"]) for r in tx.rows("dash_running_by_worker") if r["worker"]}

@@ -20,6 +20,7 @@ from ..app import Errands
 from ..errors import ConfigError, JobNotFound
 from .api import MAX_ID, Api, error, known_errors
 from .auth import Access, AuthCheck, AuthPolicy, Denied, allowed_host_names
+from .dashboard import dashboard_routes
 from .events import MAX_STREAMS, QUEUE_LIMIT, EventHub, TooManyStreams, stream
 from .health import Health
 from .metrics import Metrics
@@ -42,6 +43,8 @@ def create_app(
     max_streams: int | None = None,
     stream_queue: int | None = None,
     health_timeout: float = 2.0,
+    dashboard_read_only: bool | None = None,
+    dashboard_viewer: AuthCheck | None = None,
 ) -> Starlette:
     """token: the bearer token for admin access from other hosts (default ERRANDS_TOKEN).
     auth: your own check `f(request) -> bool` granting admin access (your session, your SSO).
@@ -52,7 +55,10 @@ def create_app(
     max_streams: open SSE streams per process, 503 past it (default ERRANDS_MAX_STREAMS or 1000).
     stream_queue: events a stream's client may fall behind before its stream ends with an
     `overflow` event (default ERRANDS_STREAM_QUEUE or 10,000).
-    health_timeout: seconds /healthz waits for the store before it answers 503."""
+    health_timeout: seconds /healthz waits for the store before it answers 503.
+    dashboard_read_only: the dashboard (/dashboard/) shows but never acts (default
+    ERRANDS_DASHBOARD_READ_ONLY). dashboard_viewer: your check `f(request) -> bool` for people who
+    may look at the dashboard without acting (admins, as above, may act)."""
     if trust_loopback is None:
         trust_loopback = os.environ.get("ERRANDS_TRUST_LOOPBACK", "1").lower() not in ("0", "false", "no")
     policy = AuthPolicy(token or os.environ.get("ERRANDS_TOKEN") or None, errands.secret, auth, trust_loopback,
@@ -90,8 +96,12 @@ def create_app(
         Route("/api/openapi.json", openapi(errands)),
         Route("/errands.js", errands_js),
     ]
+    if dashboard_read_only is None:
+        dashboard_read_only = os.environ.get("ERRANDS_DASHBOARD_READ_ONLY", "0").lower() in ("1", "true", "yes")
+    dashboard = dashboard_routes(errands, policy, lambda job, after: open_stream(hub, job, after),
+                                 read_only=dashboard_read_only, viewer=dashboard_viewer)
     handlers = {404: not_found, 405: not_allowed, 500: internal_error}
-    app = Starlette(routes=routes, exception_handlers=handlers)
+    app = Starlette(routes=[*routes, *dashboard], exception_handlers=handlers)
     app.state.hub = hub
     return app
 

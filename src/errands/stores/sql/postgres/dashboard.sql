@@ -55,3 +55,6 @@ DELETE FROM {schema}.jobs
 WHERE id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json) AS value)
   AND state IN ('succeeded', 'failed', 'cancelled')
 RETURNING id;
+
+-- dash_running_by_worker: how many jobs each worker holds now
+SELECT lease_owner AS worker, count(*) AS n FROM {schema}.jobs WHERE state = 'running' GROUP BY lease_owner;

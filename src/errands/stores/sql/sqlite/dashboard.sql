@@ -55,3 +55,6 @@ SELECT at, data FROM job_events WHERE id > :after AND kind = 'state' AND state =
 DELETE FROM jobs
 WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('succeeded', 'failed', 'cancelled')
 RETURNING id;
+
+-- dash_running_by_worker: how many jobs each worker holds now
+SELECT lease_owner AS worker, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY lease_owner;

@@ -1,0 +1,91 @@
+"""Who may see the dashboard and who may act on it, and the headers every page carries.
+
+Access follows the API's policy as it is (loopback with a loopback Host, the user's check, or
+credentials); a `viewer` check or `read_only` lets people look without acting. POSTs need a
+same-site browser (`Sec-Fetch-Site`, `Origin`) and the CSRF token of the page's cookie.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..auth import SAFE_FETCH_SITES, AuthCheck, AuthPolicy, Denied
+
+CSRF_COOKIE = "errands_csrf"
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    can_act: bool  # False: read-only (a viewer, or the dashboard is read-only)
+    csrf: str  # this browser's CSRF token (from its cookie, or new)
+    new_csrf: bool  # the token must be set in a cookie with this response
+
+
+@dataclass(frozen=True)
+class Guard:
+    policy: AuthPolicy
+    read_only: bool = False
+    viewer: AuthCheck | None = None
+
+    def check(self, request: Request) -> Viewer:
+        """Who is asking; raises Denied when they may not even look."""
+        try:
+            access = self.policy.access(request)
+        except Denied:
+            if self.viewer is not None and self.viewer(request):
+                return self._viewer(request, can_act=False)
+            raise
+        if not access.admin:
+            if self.viewer is not None and self.viewer(request):
+                return self._viewer(request, can_act=False)
+            raise Denied(403, "forbidden", "a follow token opens its own job through the API, not the dashboard")
+        return self._viewer(request, can_act=not self.read_only)
+
+    def _viewer(self, request: Request, *, can_act: bool) -> Viewer:
+        token = request.cookies.get(CSRF_COOKIE, "")
+        if len(token) >= 32:
+            return Viewer(can_act, token, False)
+        return Viewer(can_act, secrets.token_urlsafe(32), True)
+
+
+async def check_post(request: Request, viewer: Viewer) -> FormData:
+    """The form of a POST a person made on a dashboard page, or Denied: read-only viewers,
+    other sites (`Sec-Fetch-Site`, `Origin`), and forms without this browser's CSRF token."""
+    if not viewer.can_act:
+        raise Denied(403, "read_only", "this dashboard is read-only for you: you may look but not act")
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site.strip().lower() not in SAFE_FETCH_SITES:
+        raise Denied(403, "cross_origin", f"a form posted from another site was refused (Sec-Fetch-Site: {site})")
+    origin = request.headers.get("origin")
+    if origin and (origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")):
+        raise Denied(403, "cross_origin", f"a form posted from {origin} was refused (not this dashboard's origin)")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in FORM_TYPES:
+        raise Denied(415, "unsupported_media_type", "dashboard actions take a form (urlencoded or multipart)")
+    form = await request.form()
+    sent = form.get("csrf")
+    sent = sent if isinstance(sent, str) else ""
+    if viewer.new_csrf or not hmac.compare_digest(sent.encode(), viewer.csrf.encode()):
+        raise Denied(403, "csrf", "the form's CSRF token does not match this browser's: reload the page and try again")
+    return form
+
+
+def secure(response: Response, viewer: Viewer | None, path: str) -> Response:
+    """The headers every dashboard answer carries, and the CSRF cookie when it is new."""
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Cache-Control", "no-store")
+    if viewer is not None and viewer.new_csrf:
+        response.set_cookie(CSRF_COOKIE, viewer.csrf, path=path or "/", httponly=True, samesite="strict")
+    return response
