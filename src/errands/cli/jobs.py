@@ -99,11 +99,15 @@ def status(job_id: int, as_json: bool, app_ref: str | None, url: str | None) -> 
     app = resolve(app_ref, url)
     job = app.get(job_id)
     logs = [e for e in app.events(job_id) if e.kind == "log"]
+    waiting = app.store.waiting_reason(job)  # e.g. no live worker knows its task: it waits, it does not fail
     if as_json:
-        echo_json(job.to_dict() | {"logs": [{"at": e.at.isoformat(), **(e.data or {})} for e in logs]})
+        extra = {} if waiting is None else {"waiting_reason": waiting}
+        echo_json(job.to_dict() | extra | {"logs": [{"at": e.at.isoformat(), **(e.data or {})} for e in logs]})
         return
     console = Console()
     describe(job, console)
+    if waiting is not None:
+        console.print(f"  waiting   {waiting}", style="yellow", highlight=False, markup=False)
     for event in logs[-20:]:
         console.print(
             f"  log       {event.at:%H:%M:%S} {(event.data or {}).get('message', '')}", highlight=False, markup=False

@@ -15,10 +15,12 @@ from flask.cli import AppGroup
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
+from ..cli.options import worker_options
 from ..settings import Settings
 from ..worker import WorkerConfig
+from ..worker.config import config_from_options
 from .config import follow_secret, settings_from
-from .foreground import run_worker, worker_config
+from .foreground import run_worker
 from .starlette import DEFAULT_PREFIX, serve_beside
 from .wrapping import F, WrappingErrands, run_inside
 
@@ -109,14 +111,14 @@ errands_group = AppGroup("errands", help="Run errands jobs for this app.")
 
 
 @errands_group.command("worker")
-@click.option("--queues", default="", help="Comma-separated queues to serve; default all.")
-@click.option("--concurrency", "-c", type=click.IntRange(1, 1000), default=10, show_default=True)
-@click.option("--burst", is_flag=True, help="Exit when nothing is ready or running.")
-@click.option("--grace", type=click.FloatRange(0), default=25.0, show_default=True,
-              help="Seconds running jobs get to finish at shutdown before they are released.")
-def worker_command(queues: str, concurrency: int, burst: bool, grace: float) -> None:
+@worker_options
+def worker_command(**options: Any) -> None:
     """Run jobs with this app's config and context. SIGTERM/SIGINT stop it gracefully."""
-    run_worker(extension(current_app), worker_config(queues, concurrency, burst, grace))
+    try:
+        config = config_from_options(**options)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    run_worker(extension(current_app), config)
 
 
 __all__ = ["FlaskErrands", "serve_with_api"]

@@ -12,12 +12,6 @@ from ..worker import WorkerConfig
 from ..worker.signals import stop_on_signals
 
 
-def worker_config(queues: str, concurrency: int, burst: bool, grace: float) -> WorkerConfig:
-    """The worker options the framework commands share with `errands worker`."""
-    names = tuple(name.strip() for name in queues.split(",") if name.strip())
-    return WorkerConfig(queues=names, concurrency=concurrency, burst=burst, grace=grace)
-
-
 def run_worker(errands: Errands, config: WorkerConfig) -> None:
     """Run jobs until SIGTERM/SIGINT (or, with `burst`, until nothing is left)."""
     # Frameworks rarely configure the root logger; without this, a worker says nothing.

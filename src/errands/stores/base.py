@@ -18,9 +18,9 @@ from ..errors import ConfigError, InvalidTransition, JobNotFound, StoreBusy
 from ..job import Job, JobEvent, JobFile, NewJob, Outcome, Progress, State
 from .aftermath import WAITING_FOR_PARENT, FollowUps, after_finish
 from .records import Row, event_from_row, file_from_row, job_from_row
-from .values import Activity, ChangeWatcher, LeaseReport, Rescue, Tx, WorkerInfo, event
+from .values import Activity, ChangeWatcher, LeaseReport, Rescue, Tx, Unserved, WorkerInfo, event, unserved_reason
 
-__all__ = ["Activity", "ChangeWatcher", "LeaseReport", "Rescue", "Store", "Tx", "WorkerInfo", "event"]
+__all__ = ["Activity", "ChangeWatcher", "LeaseReport", "Rescue", "Store", "Tx", "Unserved", "WorkerInfo", "event"]
 
 UNIQUE_KEY_TRIES = 100
 
@@ -143,21 +143,32 @@ class Store(abc.ABC):
 
     # -- worker ---------------------------------------------------------------
 
-    def claim(self, worker_id: str, queues: Sequence[str] | None, limit: int) -> list[Job]:
-        """Lease up to `limit` due jobs to a worker, each with a fresh lease token."""
-        return self.settle_and_claim((), worker_id, queues, limit)[1]
+    def claim(
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, tasks: Sequence[str] | None = None
+    ) -> list[Job]:
+        """Lease up to `limit` due jobs to a worker, each with a fresh lease token. With
+        `tasks`, only jobs of those tasks (a worker claims the tasks it knows)."""
+        return self.settle_and_claim((), worker_id, queues, limit, tasks)[1]
 
     def settle_and_claim(
-        self, outcomes: Sequence[Outcome], worker_id: str, queues: Sequence[str] | None, limit: int
+        self,
+        outcomes: Sequence[Outcome],
+        worker_id: str,
+        queues: Sequence[str] | None,
+        limit: int,
+        tasks: Sequence[str] | None = None,
     ) -> tuple[list[bool], list[Job]]:
         """`settle` then `claim` in one transaction: one commit where a busy worker would
         pay two. Returns which outcomes were accepted, and the claimed jobs."""
         with self.transaction() as tx:
             accepted = self._settle_in(tx, outcomes)
+            by_task = {} if tasks is None else {"tasks": json.dumps(list(tasks))}
+            suffix = "" if tasks is None else "_tasks"
             if queues:
-                rows = tx.rows("claim", worker_id=worker_id, queues=json.dumps(list(queues)), limit=limit, now=tx.now)
+                rows = tx.rows("claim" + suffix, worker_id=worker_id, queues=json.dumps(list(queues)), limit=limit,
+                               now=tx.now, **by_task)
             else:
-                rows = tx.rows("claim_any_queue", worker_id=worker_id, limit=limit, now=tx.now)
+                rows = tx.rows("claim_any_queue" + suffix, worker_id=worker_id, limit=limit, now=tx.now, **by_task)
             claimed = {"worker": worker_id}
             self._insert_events(
                 tx,
@@ -168,19 +179,24 @@ class Store(abc.ABC):
         jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
         return accepted, jobs
 
-    def has_ready(self, queues: Sequence[str] | None) -> bool:
-        """Whether a due job waits (a read, no lock): idle workers ask before they claim."""
+    def has_ready(self, queues: Sequence[str] | None, tasks: Sequence[str] | None = None) -> bool:
+        """Whether a due job waits (a read, no lock), of `tasks` when given: idle workers ask
+        before they claim."""
+        by_task = {} if tasks is None else {"tasks": json.dumps(list(tasks))}
+        suffix = "" if tasks is None else "_tasks"
         with self.read() as tx:
             if queues:
-                rows = tx.rows("has_ready", queues=json.dumps(list(queues)), now=tx.now)
+                rows = tx.rows("has_ready" + suffix, queues=json.dumps(list(queues)), now=tx.now, **by_task)
             else:
-                rows = tx.rows("has_ready_any_queue", now=tx.now)
+                rows = tx.rows("has_ready_any_queue" + suffix, now=tx.now, **by_task)
         return bool(rows[0]["ready"])
 
-    def count_retrying(self, queues: Sequence[str] | None) -> int:
-        """How many failed jobs wait for a retry (a burst worker stays for them)."""
+    def count_retrying(self, queues: Sequence[str] | None, tasks: Sequence[str] | None = None) -> int:
+        """How many failed jobs wait for a retry, of `tasks` when given (a burst worker stays
+        for them)."""
         with self.read() as tx:
-            rows = tx.rows("count_retrying", queues=json.dumps(list(queues)) if queues else None)
+            rows = tx.rows("count_retrying", queues=json.dumps(list(queues)) if queues else None,
+                           tasks=None if tasks is None else json.dumps(list(tasks)))
         return int(rows[0]["n"])
 
     def extend_leases(self, worker_id: str, tokens: Sequence[str]) -> LeaseReport:
@@ -293,7 +309,7 @@ class Store(abc.ABC):
                 if err:
                     data |= {"error": err.message, "type": err.type}
                 if o.released:
-                    data["reason"] = "released at shutdown"
+                    data["reason"] = f"released: {err.message}" if err else "released at shutdown"
                 events.append(event(o.job_id, "state", o.state, data))
                 if finished:
                     events.extend(self._ended(tx, settled[0], o.state))
@@ -309,6 +325,7 @@ class Store(abc.ABC):
                 pid=info.pid,
                 queues=json.dumps(list(info.queues)),
                 concurrency=info.concurrency,
+                tasks=None if info.tasks is None else json.dumps(list(info.tasks)),
                 now=tx.now,
             )
 
@@ -333,9 +350,31 @@ class Store(abc.ABC):
                 r["concurrency"],
                 r["started_at"],
                 r["last_seen"],
+                None if r["tasks"] is None else tuple(json.loads(r["tasks"])),
             )
             for r in rows
         ]
+
+    def unserved(self) -> list[Unserved]:
+        """Waiting jobs, by queue and task, that no live worker would claim, and why. They are
+        never failed for it: they wait for a worker that knows their task."""
+        with self.read() as tx:
+            rows = tx.rows("count_waiting_by_task")
+            now = tx.now
+        workers = self.workers()
+        found = []
+        for r in sorted(rows, key=lambda r: (r["queue"], r["task"])):
+            reason = unserved_reason(r["queue"], r["task"], workers, now)
+            if reason is not None:
+                found.append(Unserved(r["queue"], r["task"], int(r["n"]), reason))
+        return found
+
+    def waiting_reason(self, job: Job) -> str | None:
+        """Why no live worker would claim this waiting job; None when one would, or when the
+        job is not waiting (queued or scheduled)."""
+        if job.state not in (State.QUEUED, State.SCHEDULED):
+            return None
+        return unserved_reason(job.queue, job.task, self.workers(), self.now())
 
     # -- maintenance ------------------------------------------------------------
 

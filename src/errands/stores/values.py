@@ -67,10 +67,42 @@ class WorkerInfo:
     id: str
     host: str
     pid: int
-    queues: tuple[str, ...]
+    queues: tuple[str, ...]  # empty: every queue
     concurrency: int
     started_at: float = 0.0
     last_seen: float = 0.0
+    tasks: tuple[str, ...] | None = None  # the tasks it claims; None: not recorded (it claims every task)
+
+    def serves(self, queue: str, task: str) -> bool:
+        """Whether this worker would claim a job of `task` in `queue`."""
+        return (not self.queues or queue in self.queues) and (self.tasks is None or task in self.tasks)
+
+
+LIVE_WITHIN = 60.0  # seconds: a worker not seen for longer is not counted as live (heartbeats come every few)
+
+
+@dataclass(frozen=True, slots=True)
+class Unserved:
+    """Waiting jobs of one task in one queue that no live worker would claim, and why."""
+
+    queue: str
+    task: str
+    jobs: int  # how many wait (queued or scheduled)
+    reason: str
+
+
+def unserved_reason(queue: str, task: str, workers: Sequence[WorkerInfo], now: float) -> str | None:
+    """Why no live worker would claim a job of `task` in `queue`; None when one would.
+    Such a job is never failed for it: it waits until a worker that knows its task comes."""
+    live = [w for w in workers if now - w.last_seen < LIVE_WITHIN]
+    if not live:
+        return "no worker is running"
+    knowing = [w for w in live if w.tasks is None or task in w.tasks]
+    if not knowing:
+        return f"no live worker knows task {task!r}"
+    if not any(w.serves(queue, task) for w in knowing):
+        return f"no live worker that knows task {task!r} serves queue {queue!r}"
+    return None
 
 
 def event(job_id: int, kind: str, state: State | None = None, data: Any = None) -> dict[str, Any]:

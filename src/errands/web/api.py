@@ -103,7 +103,12 @@ class Api:
 
     async def get(self, request: Request, job_id: int, access: Access) -> Response:
         root = request.scope.get("root_path", "")
-        return JSONResponse(self.view(await self.errands.get_async(job_id), access, root))
+        job = await self.errands.get_async(job_id)
+        view = self.view(job, access, root)
+        if access.admin:  # why a waiting job waits (no live worker knows its task): it never fails for that
+            waiting = await asyncio.to_thread(self.errands.store.waiting_reason, job)
+            view |= {} if waiting is None else {"waiting_reason": waiting}
+        return JSONResponse(view)
 
     async def list(self, request: Request) -> Response:
         query = request.query_params
@@ -183,9 +188,12 @@ class Api:
     async def stats(self) -> Response:
         counts = await asyncio.to_thread(self.errands.stats)
         workers = await asyncio.to_thread(self.errands.store.workers)
+        unserved = await asyncio.to_thread(self.errands.store.unserved)
         return JSONResponse(
             {
                 "queues": counts,
+                # Waiting jobs no live worker would claim: they wait (never fail) for one that knows them.
+                "unserved": [{"queue": u.queue, "task": u.task, "jobs": u.jobs, "reason": u.reason} for u in unserved],
                 "workers": [
                     {
                         "id": w.id,
@@ -194,6 +202,7 @@ class Api:
                         "queues": list(w.queues),
                         "concurrency": w.concurrency,
                         "last_seen": w.last_seen,
+                        "tasks": None if w.tasks is None else list(w.tasks),
                     }
                     for w in workers
                 ],

@@ -85,6 +85,51 @@ SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
 FROM picked WHERE j.id = picked.id
 RETURNING j.*;
 
+-- claim_tasks: the same as claim, for the given tasks only (a worker claims what it knows). Each
+-- (queue, task) pair is read on its own through jobs_ready_queue_task, in claim order: jobs of
+-- tasks this worker does not know are never read. Up to %(limit)s rows per pair stay locked,
+-- unclaimed, until commit.
+WITH picked AS (
+    SELECT c.id FROM json_array_elements_text(%(queues)s::json) AS q(name)
+    CROSS JOIN json_array_elements_text(%(tasks)s::json) AS t(name)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM {schema}.jobs
+        WHERE queue = q.name AND task = t.name AND state IN ('queued', 'scheduled') AND run_at <= %(now)s
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) c
+    ORDER BY c.priority DESC, c.run_at, c.id
+    LIMIT %(limit)s
+)
+UPDATE {schema}.jobs j
+SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
+    lease_owner = %(worker_id)s, lease_token = replace(gen_random_uuid()::text, '-', ''),
+    lease_expires_at = %(now)s + j.lease_seconds, cancel_requested = false
+FROM picked WHERE j.id = picked.id
+RETURNING j.*;
+
+-- claim_any_queue_tasks: the same as claim_tasks, for a worker that serves every queue (one read
+-- per task through jobs_ready_task)
+WITH picked AS (
+    SELECT c.id FROM json_array_elements_text(%(tasks)s::json) AS t(name)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM {schema}.jobs
+        WHERE task = t.name AND state IN ('queued', 'scheduled') AND run_at <= %(now)s
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) c
+    ORDER BY c.priority DESC, c.run_at, c.id
+    LIMIT %(limit)s
+)
+UPDATE {schema}.jobs j
+SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
+    lease_owner = %(worker_id)s, lease_token = replace(gen_random_uuid()::text, '-', ''),
+    lease_expires_at = %(now)s + j.lease_seconds, cancel_requested = false
+FROM picked WHERE j.id = picked.id
+RETURNING j.*;
+
 -- has_ready: whether a due job waits in the given queues (a read: idle workers ask before they lock)
 SELECT EXISTS (
     SELECT 1 FROM {schema}.jobs
@@ -95,10 +140,37 @@ SELECT EXISTS (
 -- has_ready_any_queue: the same as has_ready, for a worker that serves every queue
 SELECT EXISTS (SELECT 1 FROM {schema}.jobs WHERE state IN ('queued', 'scheduled') AND run_at <= %(now)s) AS ready;
 
--- count_retrying: failed jobs waiting for their retry (in backoff or due), in the given queues (NULL: all)
+-- has_ready_tasks: the same as has_ready, for the given tasks only; each (queue, task) pair is
+-- read as the claim reads it (in claim order, the first row only), so the planner cannot prefer
+-- a scan that meets every finished job before a ready one
+SELECT EXISTS (
+    SELECT 1 FROM json_array_elements_text(%(queues)s::json) AS q(name)
+    CROSS JOIN json_array_elements_text(%(tasks)s::json) AS t(name)
+    CROSS JOIN LATERAL (
+        SELECT id FROM {schema}.jobs
+        WHERE queue = q.name AND task = t.name AND state IN ('queued', 'scheduled') AND run_at <= %(now)s
+        ORDER BY priority DESC, run_at, id
+        LIMIT 1
+    ) c
+) AS ready;
+
+-- has_ready_any_queue_tasks: the same as has_ready_tasks, for a worker that serves every queue
+SELECT EXISTS (
+    SELECT 1 FROM json_array_elements_text(%(tasks)s::json) AS t(name)
+    CROSS JOIN LATERAL (
+        SELECT id FROM {schema}.jobs
+        WHERE task = t.name AND state IN ('queued', 'scheduled') AND run_at <= %(now)s
+        ORDER BY priority DESC, run_at, id
+        LIMIT 1
+    ) c
+) AS ready;
+
+-- count_retrying: failed jobs waiting for their retry (in backoff or due), in the given queues and of
+-- the given tasks (NULL: all)
 SELECT count(*) AS n FROM {schema}.jobs
 WHERE state IN ('scheduled', 'queued') AND attempt > 0
-  AND (%(queues)s::json IS NULL OR queue IN (SELECT json_array_elements_text(%(queues)s::json)));
+  AND (%(queues)s::json IS NULL OR queue IN (SELECT json_array_elements_text(%(queues)s::json)))
+  AND (%(tasks)s::json IS NULL OR task IN (SELECT json_array_elements_text(%(tasks)s::json)));
 
 -- extend_leases: renew, in one statement, the leases a worker knows it holds (%(tokens)s, a JSON
 -- array); a claim whose answer never reached the worker is not renewed, so it expires and is
@@ -225,9 +297,9 @@ SELECT * FROM {schema}.job_files WHERE job_id = %(job_id)s AND name = %(name)s;
 -- select_files: a job's result files without their bytes
 SELECT job_id, name, content_type, size, created_at FROM {schema}.job_files WHERE job_id = %(job_id)s ORDER BY name;
 
--- upsert_worker: register a worker or refresh its last-seen time
-INSERT INTO {schema}.workers (id, host, pid, queues, concurrency, started_at, last_seen)
-VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, %(concurrency)s, %(now)s, %(now)s)
+-- upsert_worker: register a worker (with the tasks it knows) or refresh its last-seen time
+INSERT INTO {schema}.workers (id, host, pid, queues, concurrency, started_at, last_seen, tasks)
+VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, %(concurrency)s, %(now)s, %(now)s, %(tasks)s)
 ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen;
 
 -- touch_worker: record that a worker is alive
@@ -238,6 +310,9 @@ DELETE FROM {schema}.workers WHERE id = %(id)s;
 
 -- delete_stale_workers: forget workers not seen for a while
 DELETE FROM {schema}.workers WHERE last_seen < %(before)s;
+
+-- count_waiting_by_task: waiting jobs (queued or scheduled) per queue and task, read from the ready index
+SELECT queue, task, count(*) AS n FROM {schema}.jobs WHERE state IN ('queued', 'scheduled') GROUP BY queue, task;
 
 -- select_workers: every registered worker
 SELECT * FROM {schema}.workers ORDER BY started_at;

@@ -57,6 +57,46 @@ WHERE id IN (
 )
 RETURNING *;
 
+-- claim_tasks: the same as claim, for the given tasks only (a worker claims what it knows). Each
+-- (queue, task) pair is read on its own through jobs_ready_task, in claim order, then the best
+-- :limit of them are taken: jobs of tasks this worker does not know are never read. The index is
+-- given by name, as statistics of a backlog of one task can lead SQLite to skip-scan another.
+UPDATE jobs
+SET state = 'running', attempt = attempt + 1, started_at = :now,
+    lease_owner = :worker_id, lease_token = lower(hex(randomblob(12))),
+    lease_expires_at = :now + lease_seconds, cancel_requested = 0
+WHERE id IN (
+    SELECT j.id FROM json_each(:queues) AS q, json_each(:tasks) AS t, jobs AS j
+    WHERE j.id IN (
+        SELECT id FROM jobs INDEXED BY jobs_ready_task
+        WHERE queue = q.value AND task = t.value AND state IN ('queued', 'scheduled') AND run_at <= :now
+        ORDER BY priority DESC, run_at, id
+        LIMIT :limit
+    )
+    ORDER BY j.priority DESC, j.run_at, j.id
+    LIMIT :limit
+)
+RETURNING *;
+
+-- claim_any_queue_tasks: the same as claim_tasks, for a worker that serves every queue (one read
+-- per task through jobs_ready_any_task)
+UPDATE jobs
+SET state = 'running', attempt = attempt + 1, started_at = :now,
+    lease_owner = :worker_id, lease_token = lower(hex(randomblob(12))),
+    lease_expires_at = :now + lease_seconds, cancel_requested = 0
+WHERE id IN (
+    SELECT j.id FROM json_each(:tasks) AS t, jobs AS j
+    WHERE j.id IN (
+        SELECT id FROM jobs INDEXED BY jobs_ready_any_task
+        WHERE task = t.value AND state IN ('queued', 'scheduled') AND run_at <= :now
+        ORDER BY priority DESC, run_at, id
+        LIMIT :limit
+    )
+    ORDER BY j.priority DESC, j.run_at, j.id
+    LIMIT :limit
+)
+RETURNING *;
+
 -- has_ready: whether a due job waits in the given queues (a read: idle workers ask before they lock)
 SELECT EXISTS (
     SELECT 1 FROM jobs
@@ -66,10 +106,25 @@ SELECT EXISTS (
 -- has_ready_any_queue: the same as has_ready, for a worker that serves every queue
 SELECT EXISTS (SELECT 1 FROM jobs WHERE state IN ('queued', 'scheduled') AND run_at <= :now) AS ready;
 
--- count_retrying: failed jobs waiting for their retry (in backoff or due), in the given queues (NULL: all)
+-- has_ready_tasks: the same as has_ready, for the given tasks only
+SELECT EXISTS (
+    SELECT 1 FROM jobs INDEXED BY jobs_ready_task
+    WHERE state IN ('queued', 'scheduled') AND run_at <= :now
+      AND queue IN (SELECT value FROM json_each(:queues)) AND task IN (SELECT value FROM json_each(:tasks))
+) AS ready;
+
+-- has_ready_any_queue_tasks: the same as has_ready_tasks, for a worker that serves every queue
+SELECT EXISTS (
+    SELECT 1 FROM jobs INDEXED BY jobs_ready_any_task
+    WHERE state IN ('queued', 'scheduled') AND run_at <= :now AND task IN (SELECT value FROM json_each(:tasks))
+) AS ready;
+
+-- count_retrying: failed jobs waiting for their retry (in backoff or due), in the given queues and of
+-- the given tasks (NULL: all)
 SELECT count(*) AS n FROM jobs
 WHERE state IN ('scheduled', 'queued') AND attempt > 0
-  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)));
+  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+  AND (:tasks IS NULL OR task IN (SELECT value FROM json_each(:tasks)));
 
 -- extend_leases: renew, in one statement, the leases a worker knows it holds (:tokens, a JSON array);
 -- a claim whose answer never reached the worker is not renewed, so it expires and is rescued
@@ -171,9 +226,9 @@ SELECT * FROM job_files WHERE job_id = :job_id AND name = :name;
 -- select_files: a job's result files without their bytes
 SELECT job_id, name, content_type, size, created_at FROM job_files WHERE job_id = :job_id ORDER BY name;
 
--- upsert_worker: register a worker or refresh its last-seen time
-INSERT INTO workers (id, host, pid, queues, concurrency, started_at, last_seen)
-VALUES (:id, :host, :pid, :queues, :concurrency, :now, :now)
+-- upsert_worker: register a worker (with the tasks it knows) or refresh its last-seen time
+INSERT INTO workers (id, host, pid, queues, concurrency, started_at, last_seen, tasks)
+VALUES (:id, :host, :pid, :queues, :concurrency, :now, :now, :tasks)
 ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen;
 
 -- touch_worker: record that a worker is alive
@@ -184,6 +239,9 @@ DELETE FROM workers WHERE id = :id;
 
 -- delete_stale_workers: forget workers not seen for a while
 DELETE FROM workers WHERE last_seen < :before;
+
+-- count_waiting_by_task: waiting jobs (queued or scheduled) per queue and task, read from the ready index
+SELECT queue, task, count(*) AS n FROM jobs WHERE state IN ('queued', 'scheduled') GROUP BY queue, task;
 
 -- select_workers: every registered worker
 SELECT * FROM workers ORDER BY started_at;

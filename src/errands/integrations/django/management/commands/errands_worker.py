@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ....foreground import run_worker, worker_config
+from .....worker.config import COMMAND_OPTIONS, config_from_options
+from ....foreground import run_worker
 from ... import get_app
 
 
@@ -19,15 +20,16 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--queues", default="", help="Comma-separated queues to serve; default all.")
-        parser.add_argument("--concurrency", "-c", type=int, default=10, help="Jobs running at once (default 10).")
-        parser.add_argument("--burst", action="store_true", help="Exit when nothing is ready or running.")
-        parser.add_argument("--grace", type=float, default=25.0,
-                            help="Seconds running jobs get to finish at shutdown before release (default 25).")
+        for option in COMMAND_OPTIONS:
+            if option.kind is bool:
+                parser.add_argument(*option.flags, action="store_true", help=option.help)
+            else:
+                parser.add_argument(*option.flags, type=option.kind, default=option.default,
+                                    help=f"{option.help} (default {option.default})")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            config = worker_config(options["queues"], options["concurrency"], options["burst"], options["grace"])
+            config = config_from_options(**{option.name: options[option.name] for option in COMMAND_OPTIONS})
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         run_worker(get_app(), config)

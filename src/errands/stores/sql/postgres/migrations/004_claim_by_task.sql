@@ -1,0 +1,9 @@
+-- Workers claim only the tasks they know (a mixed fleet: two apps on one store and queue).
+-- A claim reads each of its (queue, task) pairs on its own, in claim order, so jobs that this
+-- worker cannot run cost it nothing however many wait.
+CREATE INDEX jobs_ready_task ON {schema}.jobs (task, priority DESC, run_at, id) WHERE state IN ('queued', 'scheduled');
+CREATE INDEX jobs_ready_queue_task ON {schema}.jobs (queue, task, priority DESC, run_at, id)
+    WHERE state IN ('queued', 'scheduled');
+-- The tasks each live worker knows (NULL for a worker from before this migration, which claims
+-- every task): what tells a job that no live worker can run it.
+ALTER TABLE {schema}.workers ADD COLUMN tasks json;
