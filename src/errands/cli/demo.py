@@ -258,7 +258,11 @@ class Site:
         ])
 
     def row(self, job: Job, label: str) -> dict[str, Any]:
-        return {"id": job.id, "label": label, "state": job.state.value, "follow_url": self.errands.follow_url(job.id)}
+        """What the page shows of a job before errands.js takes over (and without JavaScript)."""
+        fraction = 1.0 if job.state.value == "succeeded" else job.progress.fraction or 0.0
+        return {"id": job.id, "label": label, "state": job.state.value, "follow_url": self.errands.follow_url(job.id),
+                "percent": round(fraction * 100), "message": job.progress.message or "",
+                "error": f"{job.error.type}: {job.error.message}" if job.error and job.state.value == "failed" else ""}
 
     async def page(self, request: Request) -> Response:
         recent = await asyncio.to_thread(self.recent_jobs)

@@ -26,10 +26,12 @@
     var fraction = job.progress && job.progress.fraction;
     if (job.state === "succeeded") fraction = 1;
     var percent = fraction == null ? 0 : Math.round(fraction * 100);
-    var bar = row.querySelector(".bar");
-    bar.setAttribute("aria-valuenow", String(percent));
-    bar.querySelector("span").style.width = percent + "%";
+    row.querySelector(".bar").value = percent;
     var message = (job.progress && job.progress.message) || "";
+    if (job.state === "succeeded" && job.started_at && job.finished_at) {
+      var took = (Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000;
+      message = "done in " + took.toFixed(1) + " s" + (job.task === "demo.wait" ? "" : " · " + message);
+    }
     if (job.state === "scheduled" && job.error) message = "failed, retrying soon (attempt " + job.attempt + ")";
     if (job.state === "queued") message = message ? message + " (waiting for a worker)" : "waiting for a worker";
     text(row, ".job-message", message);

@@ -127,8 +127,7 @@
     }
 
     if (root.EventSource && !options.poll) {
-      read();
-      stream();
+      read().then(function () { if (!stopped) stream(); });  // a finished job needs no stream
     } else {
       poll("fallback");
     }
