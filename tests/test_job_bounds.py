@@ -75,18 +75,20 @@ def test_files_per_job_are_capped_in_number_and_total_size_across_runs(store_url
     assert {(f.name, f.size) for f in app.files(job.id)} == {("a.csv", 300), ("b.csv", 300), ("c.csv", 400)}
 
 
-def test_a_file_name_too_long_is_refused_clearly(store_url: str) -> None:
+def test_a_file_name_too_long_or_unstorable_is_refused_clearly(store_url: str) -> None:
     app = Errands(store_url)
 
     @app.task
-    def named(ctx: JobContext) -> None:
-        ctx.save_file("n" * 10_000, b"x")
+    def named(ctx: JobContext, kind: str) -> None:
+        ctx.save_file({"long": "n" * 10_000, "nul": "a\x00b.csv", "surrogate": "a\ud800.csv"}[kind], b"x")
 
-    job = named.enqueue()
+    ids = [named.enqueue(kind=kind).id for kind in ("long", "nul", "surrogate")]
     drain(app)
-    error = app.get(job.id).error
-    assert error is not None and error.type == "errands.errors.BadArguments"
-    assert "at most 255 characters" in error.message and len(error.message) < 400
+    for job_id in ids:
+        error = app.get(job_id).error
+        assert error is not None and error.type == "errands.errors.BadArguments"
+        assert "at most 255 characters, no NUL" in error.message and len(error.message) < 400
+        assert app.files(job_id) == []
 
 
 def test_checkpoints_in_a_tight_loop_announce_once_per_progress_interval(store_url: str) -> None:

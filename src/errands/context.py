@@ -20,7 +20,7 @@ from .errors import BadArguments, JobCancelled, JobInterrupt, LeaseLost, StoreEr
 from .job import Job, Progress
 from .stores.base import Activity
 from .task import to_json
-from .text import capped, describe
+from .text import capped, describe, storable
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -136,9 +136,12 @@ class JobContext:
             data = data.read_bytes()
         elif isinstance(data, str):
             data = data.encode()
-        if not isinstance(name, str) or not name or "/" in name or name in (".", "..") or len(name) > MAX_FILE_NAME:
+        if (not isinstance(name, str) or not name or "/" in name or name in (".", "..") or len(name) > MAX_FILE_NAME
+                or storable(name) != name):
             shown = capped(describe(name), 200)
-            raise BadArguments(f"file name {shown!r}: give a plain name like 'export.csv' (at most 255 characters)")
+            raise BadArguments(
+                f"file name {shown!r}: give a plain name like 'export.csv' (at most {MAX_FILE_NAME} characters, no NUL)"
+            )
         if len(data) > self.settings.max_file_bytes:
             raise BadArguments(
                 f"file {name!r} is {len(data):,} bytes, over the limit of {self.settings.max_file_bytes:,}"
