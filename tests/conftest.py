@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 
 from errands import Errands, WorkerConfig
+from errands.errors import ErrandsError
 from errands.stores import Store, open_store
+
+from .stores.history import assert_legal_history
 
 ROOT = Path(__file__).resolve().parent.parent
 STORES = ["sqlite", "postgres"]
@@ -36,6 +39,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def store(store_url: str) -> Iterator[Store]:
     opened = open_store(store_url)
     yield opened
+    check_history(opened)
     opened.close()
 
 
@@ -43,7 +47,17 @@ def store(store_url: str) -> Iterator[Store]:
 def app(store_url: str) -> Iterator[Errands]:
     instance = Errands(store_url)
     yield instance
+    check_history(instance.store)
     instance.close()
+
+
+def check_history(store: Store) -> None:
+    """Every state change the test made is in job.TRANSITIONS (skipped when the test left the store unreadable)."""
+    try:
+        store.events(limit=1)
+    except ErrandsError:
+        return
+    assert_legal_history(store)
 
 
 @pytest.fixture

@@ -26,11 +26,11 @@ class State(enum.StrEnum):
 
 
 FINISHED = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
-WAITING = frozenset({State.SCHEDULED, State.QUEUED})
 
 # Every state change a store may make, and why. Stores write each one as a
 # single conditional UPDATE guarded by the "from" state (and the lease token
-# where a worker holds the job).
+# where a worker holds the job). The test suite replays every event log it
+# writes against this table (tests/stores/history.py).
 TRANSITIONS: dict[tuple[State, State], str] = {
     (State.SCHEDULED, State.QUEUED): "promoted: its run time came",
     (State.SCHEDULED, State.RUNNING): "claimed when due",
@@ -45,10 +45,6 @@ TRANSITIONS: dict[tuple[State, State], str] = {
     (State.FAILED, State.QUEUED): "retried by hand",
     (State.CANCELLED, State.QUEUED): "retried by hand",
 }
-
-
-def can_change(old: State, new: State) -> bool:
-    return (old, new) in TRANSITIONS
 
 
 def from_timestamp(value: float | None) -> datetime | None:
