@@ -13,6 +13,7 @@ import typing
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NotRequired, Required
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -143,18 +144,36 @@ def explain_arguments(errors: list[ErrorDetails]) -> str:
     return "; ".join(lines) + (f"; and {more} more" if more > 0 else "")
 
 
+def type_hints(name: str, fn: Callable[..., Any]) -> dict[str, Any]:
+    """The function's resolved hints; one that does not resolve (a class defined inside a function,
+    under `from __future__ import annotations`) is left out with a warning, the others kept."""
+    target = inspect.unwrap(fn)
+    try:
+        return typing.get_type_hints(target, include_extras=True)
+    except Exception:  # resolve them one by one, so a single bad hint costs only its own check
+        pass
+    hints: dict[str, Any] = {}
+    for param, annotation in getattr(target, "__annotations__", {}).items():
+        holder = SimpleNamespace(__annotations__={param: annotation})
+        try:
+            hints |= typing.get_type_hints(holder, globalns=getattr(target, "__globals__", None), include_extras=True)
+        except Exception as exc:
+            _cannot_check(name, param, exc)
+    return hints
+
+
+def _cannot_check(task: str, param: str, exc: Exception) -> None:
+    warnings.warn(f"task {task!r}: argument {param!r} has a type errands cannot check ({exc}); "
+                  "any JSON is accepted for it", stacklevel=5)
+
+
 def arguments_adapter(
     name: str, fn: Callable[..., Any], params: list[inspect.Parameter]
 ) -> tuple[TypeAdapter[Any], bool]:
     """A validator of the arguments a job names (a TypedDict typed by the function's hints) and
     whether any hint checks something. Unannotated parameters take any JSON; so does a hint errands
     cannot check (it does not resolve, or pydantic cannot build it), with a warning."""
-    try:
-        hints = typing.get_type_hints(inspect.unwrap(fn), include_extras=True)
-    except Exception as exc:  # an unresolvable forward reference must not stop the app from loading
-        warnings.warn(f"task {name!r}: its type hints do not resolve ({exc}); its arguments are not type-checked",
-                      stacklevel=4)
-        hints = {}
+    hints = type_hints(name, fn)
     named = [p for p in params if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
     types = {p.name: hints.get(p.name, Any) for p in named}
     more = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
@@ -176,8 +195,7 @@ def arguments_adapter(
             try:
                 TypeAdapter(hint)
             except Exception as exc:
-                warnings.warn(f"task {name!r}: argument {param!r} has a type errands cannot check ({exc}); "
-                              "any JSON is accepted for it", stacklevel=4)
+                _cannot_check(name, param, exc)
                 types[param] = Any
         adapter = build()
     return adapter, any(t is not Any for t in types.values())

@@ -26,3 +26,17 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_mismatch(live: LiveSe
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+
+
+def test_enqueue_refuses_every_body_the_document_calls_invalid(live: LiveServer, tmp_path: Path) -> None:
+    """The document and the validation come from the same definitions: whatever the schema of
+    POST /api/jobs (a variant per public task, with its arguments' types) rules out is refused."""
+    checks = "not_a_server_error,negative_data_rejection,response_schema_conformance"
+    done = subprocess.run(
+        [sys.executable, "-m", "schemathesis.cli", "run", f"{live.url}/api/openapi.json", "--checks", checks,
+         "--include-path", "/api/jobs", "--include-method", "POST", "--phases", "coverage,fuzzing",
+         "--mode", "negative", "--max-examples", "50", "--request-timeout", "10", "--generation-deterministic"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert live.errands.list() == []  # nothing invalid was stored

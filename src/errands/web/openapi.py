@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from ..task import Task
+from ..task import MAX_JOB_ID, Task
 from . import schemas
 
 REF = "#/components/schemas/{model}"
@@ -77,7 +77,7 @@ QUERY: dict[tuple[str, str], list[dict[str, Any]]] = {
         {"name": "task", "in": "query", "schema": {"type": "string"}},
         {"name": "queue", "in": "query", "schema": {"type": "string"}},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-        {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+        {"name": "cursor", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_JOB_ID}},
     ],
     ("/api/jobs/{job_id}/events", "get"): [{"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}}],
 }
