@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from errands import InvalidTransition, JobNotFound, State
-from errands.job import JobError, NewJob, Outcome
+from errands.job import Job, JobError, NewJob, Outcome
 from errands.stores import Store
 from tests.conftest import wait_until
 
@@ -195,6 +195,39 @@ def test_rescue_leaves_live_leases_alone(store: Store) -> None:
     store.enqueue(new(lease_seconds=60))
     store.claim("w", None, 1)
     assert store.rescue_expired() == []
+
+
+def test_rescue_rechecks_the_expiry_in_its_update(store: Store) -> None:
+    """A heartbeat that commits between the rescue's read and its update wins: the update
+    itself requires the lease to be expired still, not only the token to match."""
+    store.enqueue(new(lease_seconds=60))
+    store.enqueue(new(lease_seconds=60, max_worker_losses=1))
+    a, b = store.claim("w", None, 2)
+    with store.transaction() as tx:  # the read saw both expired; a heartbeat then renewed them
+        assert tx.run("rescue", job_id=a.id, lease_token=a.lease_token, now=tx.now) == 0
+        assert tx.rows("fail_lost", job_id=b.id, lease_token=b.lease_token, message="lost", now=tx.now) == []
+    assert store.get(a.id).lease_token == a.lease_token and store.get(a.id).state is State.RUNNING
+    assert store.get(b.id).lease_token == b.lease_token and store.get(b.id).state is State.RUNNING
+
+
+def expiry(job: Job) -> float:
+    assert job.lease_expires_at is not None
+    return job.lease_expires_at.timestamp()
+
+
+def test_after_an_outage_rescue_leaves_a_lease_to_renew(store: Store) -> None:
+    """`since` (the leader regained the store): an expired job waits one lease after it."""
+    store.enqueue(new(lease_seconds=2))
+    [job] = store.claim("w", None, 1)
+    wait_until(lambda: store.now() > expiry(job), message="lease expiry")
+    regained = store.now()
+    assert store.rescue_expired(since=regained) == []
+    wait_until(lambda: store.now() > regained + 1, message="half a lease after the outage")
+    assert store.extend_leases("w", [job.lease_token or ""]).held == {job.id: job.lease_token}
+    wait_until(lambda: store.now() > regained + 2, message="one lease after the outage")
+    assert store.rescue_expired(since=regained) == []  # renewed in time: left alone
+    wait_until(lambda: store.now() > expiry(store.get(job.id)), message="expiry again")
+    assert [r.job_id for r in store.rescue_expired(since=regained)] == [job.id]
 
 
 def test_promote_due_moves_scheduled_jobs_to_the_queue(store: Store) -> None:

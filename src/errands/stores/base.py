@@ -387,13 +387,15 @@ class Store(abc.ABC):
         with self.transaction() as tx:
             tx.run("release_leadership", name=name, owner=owner)
 
-    def rescue_expired(self) -> list[Rescue]:
+    def rescue_expired(self, since: float | None = None) -> list[Rescue]:
         """Requeue running jobs whose lease expired (checkpoint kept), or fail those
-        whose workers died `max_worker_losses` times."""
+        whose workers died `max_worker_losses` times. Each update re-checks the expiry, so a
+        heartbeat committed after the read wins. `since` (store clock): when the caller
+        regained the store after an outage; jobs then get one lease after it to be renewed."""
         rescued = []
         with self.transaction() as tx:
             events = []
-            for r in tx.rows("expired_leases", now=tx.now):
+            for r in tx.rows("expired_leases", now=tx.now, since=since):
                 losses = r["worker_losses"] + 1
                 if losses >= r["max_worker_losses"]:
                     message = (

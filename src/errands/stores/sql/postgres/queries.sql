@@ -222,10 +222,13 @@ WITH settled AS (
 )
 SELECT settled.*, CASE WHEN state = 'queued' THEN pg_notify({channel}, id::text) END AS notified FROM settled;
 
--- expired_leases: running jobs whose lease ran out, in id order (the order rescue locks them)
+-- expired_leases: running jobs whose lease ran out, locked in id order; a row another transaction
+-- holds (a heartbeat in flight) is skipped, not waited for. %(since)s (or NULL): when the leader
+-- regained the store after an outage; a job is then left one lease after it, for its worker to renew
 SELECT id, lease_token, worker_losses, max_worker_losses FROM {schema}.jobs
 WHERE state = 'running' AND lease_expires_at < %(now)s
-ORDER BY id;
+  AND (%(since)s::float8 IS NULL OR %(now)s >= %(since)s::float8 + lease_seconds)
+ORDER BY id FOR UPDATE SKIP LOCKED;
 
 -- promote_due: move scheduled jobs whose time came to the queue
 WITH promoted AS (
@@ -344,20 +347,20 @@ WHERE job_id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::jso
 DELETE FROM {schema}.job_files
 WHERE job_id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json) AS value);
 
--- rescue: put a job whose lease expired back in the queue, counting the lost worker
+-- rescue: put a job whose lease is still expired back in the queue, counting the lost worker
 WITH rescued AS (
     UPDATE {schema}.jobs
     SET state = 'queued', run_at = %(now)s, worker_losses = worker_losses + 1,
         lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-    WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running'
+    WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running' AND lease_expires_at < %(now)s
     RETURNING id
 )
 SELECT id, pg_notify({channel}, id::text) AS notified FROM rescued;
 
--- fail_lost: fail a job whose workers died too often
+-- fail_lost: fail a job whose workers died too often (its lease still expired)
 UPDATE {schema}.jobs
 SET state = 'failed', finished_at = %(now)s, worker_losses = worker_losses + 1,
     error_type = 'WorkerLost', error_message = %(message)s, error_traceback = NULL,
     lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running'
+WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running' AND lease_expires_at < %(now)s
 RETURNING *;

@@ -165,9 +165,10 @@ SET state = :state, result = :result, finished_at = :finished_at, run_at = coale
 WHERE id = :job_id AND lease_token = :lease_token AND state = 'running'
 RETURNING *;
 
--- expired_leases: running jobs whose lease ran out
+-- expired_leases: running jobs whose lease ran out; :since (or NULL): when the leader regained
+-- the store after an outage; a job is then left one lease after it, for its worker to renew
 SELECT id, lease_token, worker_losses, max_worker_losses FROM jobs
-WHERE state = 'running' AND lease_expires_at < :now;
+WHERE state = 'running' AND lease_expires_at < :now AND (:since IS NULL OR :now >= :since + lease_seconds);
 
 -- promote_due: move scheduled jobs whose time came to the queue
 UPDATE jobs SET state = 'queued'
@@ -270,16 +271,16 @@ DELETE FROM job_events WHERE job_id IN (SELECT value FROM json_each(:ids));
 -- delete_job_files: remove the files of jobs by id (a JSON array)
 DELETE FROM job_files WHERE job_id IN (SELECT value FROM json_each(:ids));
 
--- rescue: put a job whose lease expired back in the queue, counting the lost worker
+-- rescue: put a job whose lease is still expired back in the queue, counting the lost worker
 UPDATE jobs
 SET state = 'queued', run_at = :now, worker_losses = worker_losses + 1,
     lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-WHERE id = :job_id AND lease_token = :lease_token AND state = 'running';
+WHERE id = :job_id AND lease_token = :lease_token AND state = 'running' AND lease_expires_at < :now;
 
--- fail_lost: fail a job whose workers died too often
+-- fail_lost: fail a job whose workers died too often (its lease still expired)
 UPDATE jobs
 SET state = 'failed', finished_at = :now, worker_losses = worker_losses + 1,
     error_type = 'WorkerLost', error_message = :message, error_traceback = NULL,
     lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-WHERE id = :job_id AND lease_token = :lease_token AND state = 'running'
+WHERE id = :job_id AND lease_token = :lease_token AND state = 'running' AND lease_expires_at < :now
 RETURNING *;
