@@ -18,6 +18,7 @@ log = logging.getLogger("errands.maintenance")
 LEADER_DUTY = "maintenance"
 PRUNE_EVERY = 60.0
 STALE_WORKER = 300.0
+BLIND_SPOT = 1.0  # seconds a tick may come late before the store counts as having been out of reach
 
 
 class Maintenance:
@@ -28,17 +29,33 @@ class Maintenance:
         self.interval = interval
         self.is_leader = False
         self._next_prune = 0.0
+        self._last_contact: float | None = None  # monotonic time of the last tick that reached the store
+        self._regained: float | None = None  # store clock when the store came back after a blind spot
+        self._failed = False
 
     def tick(self) -> None:
         """One round of duties, if this worker is (or becomes) the leader.
 
         The leader lease lasts two intervals: when the leader dies, another worker
         takes over within three, so a job whose lease is at least two intervals
-        (30 s against 5 s by default) is rescued within its lease plus one interval."""
-        self.is_leader = self.store.take_leadership(LEADER_DUTY, self.owner, ttl=self.interval * 2)
+        (30 s against 5 s by default) is rescued within its lease plus one interval.
+
+        A tick that failed, or came more than `BLIND_SPOT` late, means the store was out of
+        reach here, so probably for the workers too: their leases then ran out unrenewed, not
+        because they died. Rescue then leaves every job one lease after the store came back,
+        for its worker to renew the lease or record the outcome first."""
+        try:
+            self.is_leader = self.store.take_leadership(LEADER_DUTY, self.owner, ttl=self.interval * 2)
+        except BaseException:
+            self._failed = True
+            raise
+        last, self._last_contact = self._last_contact, time.monotonic()
+        if self._failed or (last is not None and self._last_contact - last > self.interval + BLIND_SPOT):
+            self._regained = self.store.now()
+            self._failed = False
         if not self.is_leader:
             return
-        for rescue in self.store.rescue_expired():
+        for rescue in self.store.rescue_expired(since=self._regained):
             if rescue.failed:
                 log.error("job %s failed: its workers kept dying while running it", rescue.job_id)
             else:

@@ -104,10 +104,12 @@ class Settler:
                 accepted = self._store.settle(batch)
                 break
             except StoreError as exc:
-                # Keep the outcomes: a lease token makes a retried settle safe.
+                # Keep the outcomes: a lease token makes a retried settle safe. Retry at least
+                # every second: after an outage the outcome must land before the leader, which
+                # waits one lease once the store is back, can rescue the job (5 s is common).
                 log.warning("could not record %d outcome(s), retrying in %.2fs: %s", len(batch), delay, exc)
                 self._wake.wait(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, 1.0)
             except Exception:  # a value the store refused (a bug, not an outage): the batch would fail again
                 log.exception("could not record %d outcome(s); recording each alone", len(batch))
                 accepted = [self._record_alone(o) for o in batch]

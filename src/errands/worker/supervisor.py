@@ -1,5 +1,7 @@
-"""The worker's clock-driven duties, on one thread: timeouts, progress writes,
-cancel requests, lease renewal and maintenance, each when it falls due.
+"""The worker's clock-driven duties, each when it falls due, on three threads: timeouts,
+progress writes and cancel requests on one; lease renewal alone on another, so a heartbeat
+never waits behind a slow store call of another duty; maintenance (the leader's rescue,
+which may meet locked rows) on a third.
 
 It only reads the worker's table of running executions and interrupts them;
 it never runs task code.
@@ -21,6 +23,9 @@ log = logging.getLogger("errands.worker")
 
 TICK = 0.1
 CANCEL_CHECK_EVERY = 1.0
+RETRY_AFTER = 0.5  # seconds before a store duty that failed is tried again
+
+Duty = tuple[str, Callable[[], float], Callable[[list[Execution]], None]]
 
 
 class Supervisor:
@@ -40,36 +45,49 @@ class Supervisor:
         self.heartbeat_interval = heartbeat_interval
         self.progress_interval = progress_interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="errands-supervisor", daemon=True)
         self._last_run: dict[str, float] = {}
+        self._failed: set[str] = set()
+        duties: dict[str, list[Duty]] = {
+            "supervisor": [
+                ("timeouts", lambda: TICK, self.enforce_timeouts),
+                ("progress", lambda: self.progress_interval, self.write_progress),
+                ("cancel", lambda: CANCEL_CHECK_EVERY, self.check_cancel_requests),
+            ],
+            "heartbeat": [("heartbeat", self._heartbeat_every, self.renew_leases)],
+            "maintenance": [("maintenance", lambda: self.maintenance.interval, lambda _: self.maintenance.tick())],
+        }
+        self._threads = [
+            threading.Thread(target=self._run, args=(group,), name=f"errands-{name}", daemon=True)
+            for name, group in duties.items()
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        deadline = time.monotonic() + 5
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _run(self) -> None:
-        duties: list[tuple[str, Callable[[], float], Callable[[list[Execution]], None]]] = [
-            ("timeouts", lambda: TICK, self.enforce_timeouts),
-            ("progress", lambda: self.progress_interval, self.write_progress),
-            ("cancel", lambda: CANCEL_CHECK_EVERY, self.check_cancel_requests),
-            ("heartbeat", self._heartbeat_every, self.renew_leases),
-            ("maintenance", lambda: self.maintenance.interval, lambda _: self.maintenance.tick()),
-        ]
+    def _run(self, duties: list[Duty]) -> None:
         while not self._stop.wait(TICK):
             now = time.monotonic()
             executions = self.running()
             for name, every, duty in duties:
                 # Intervals are read every tick: a job with a short lease, just claimed,
-                # shortens the heartbeat at once.
-                if now - self._last_run.get(name, -1e9) < every():
+                # shortens the heartbeat at once. A duty whose last round failed tries again
+                # within RETRY_AFTER: the store is back, renew and record before anything expires.
+                due = min(every(), RETRY_AFTER) if name in self._failed else every()
+                if now - self._last_run.get(name, -1e9) < due:
                     continue
                 self._last_run[name] = now
                 try:
                     duty(executions)
+                    self._failed.discard(name)
                 except StoreError as exc:
+                    self._failed.add(name)
                     log.warning("%s skipped this round: %s", name, exc)
                 except Exception:
                     log.exception("%s failed this round", name)
