@@ -23,12 +23,13 @@ from psycopg import pq
 from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool.base import AttemptWithBackoff
 
 from ..errors import ConfigError, StoreBusy, StoreError
 from ..job import Outcome
 from .base import Activity, Store
 from .postgres_listen import ListenWatcher, PollWatcher
-from .postgres_url import describe, first_line, parse_url
+from .postgres_url import TIMEOUTS, describe, first_line, parse_url
 from .records import Row
 from .sqlfiles import load_migrations, load_queries
 
@@ -40,6 +41,7 @@ _CLOCK = "extract(epoch FROM clock_timestamp())::float8 AS now"
 _NOW = f"SELECT {_CLOCK}"
 # Statements reading the event log after an id; see `EventLogGate`.
 _LOG_READS = frozenset({"select_all_events", "select_events", "select_last_event_id"})
+RECONNECT_EVERY = 1.0  # seconds between a pool's attempts to reconnect to a server that is down
 
 
 class EventLogGate:
@@ -56,9 +58,16 @@ class EventLogGate:
     attempt = 0.05
     patience = 5.0
 
-    def __init__(self, schema: str) -> None:
+    def __init__(self, schema: str, timeouts: dict[str, float] | None = None) -> None:
         self.key = lock_key(f"errands event log {schema}")
-        self.begin_write = f"BEGIN; SELECT pg_advisory_xact_lock_shared({self.key}) AS gate, {_CLOCK}"
+        # The transaction's own timeouts (`postgres_url.TIMEOUTS`) ride in the same round trip,
+        # set before the gate is waited for; local to the transaction, so they work behind
+        # PgBouncer in transaction mode too, where a session setting would not stay.
+        settings = "".join(
+            f"set_config('{name}', '{max(round(seconds * 1000), 1) if seconds else 0}ms', true) AS {name}, "
+            for name, seconds in (timeouts or {}).items()
+        )
+        self.begin_write = f"BEGIN; SELECT {settings}pg_advisory_xact_lock_shared({self.key}) AS gate, {_CLOCK}"
         self._begin_read = (
             f"BEGIN; SET LOCAL lock_timeout = '{int(self.attempt * 1000)}ms';"
             f" SELECT pg_advisory_xact_lock({self.key})"
@@ -87,6 +96,22 @@ class EventLogGate:
             raise
         conn.execute("COMMIT")
         return rows
+
+
+class _PromptRetry(AttemptWithBackoff):
+    """psycopg_pool's reconnection backoff doubles without end (1, 2, 4, 8 s...): a pool would
+    come back many seconds after the server, while leases run out. Capped here at a second."""
+
+    INITIAL_DELAY = 0.2
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_EVERY)
+
+
+class _Pool(ConnectionPool[Connection]):
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        super()._add_connection(attempt or _PromptRetry(timeout=self.reconnect_timeout), growing)
 
 
 def _configure(conn: Connection) -> None:
@@ -203,7 +228,14 @@ class PostgresStore(Store):
             self.migrate()  # also the first connection: an unreachable server fails here, clearly
         else:
             self._check_reachable()
-        self._pool: ConnectionPool[Connection] = ConnectionPool(
+        if self.listen and self._transaction_pooler():
+            log.warning(
+                "PostgreSQL at %s is reached through a connection pooler that pools transactions"
+                " (PgBouncer in transaction mode?): LISTEN wake-ups and prepared statements break there."
+                " Add listen=off to the store URL (idle workers then poll every poll_interval seconds)",
+                self.where,
+            )
+        self._pool: ConnectionPool[Connection] = _Pool(
             self.conninfo,
             connection_class=psycopg.Connection,
             kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": self._prepare_threshold},
@@ -215,7 +247,7 @@ class PostgresStore(Store):
             open=True,
         )
         self._told_polling = threading.Event()
-        self._gate = EventLogGate(self.schema)
+        self._gate = EventLogGate(self.schema, {name: options[name] for name in TIMEOUTS})
         # A store dropped without close() must not keep its connections and threads.
         self._closer = weakref.finalize(self, _close_pool, self._pool)
         self._closer.atexit = False
@@ -231,6 +263,32 @@ class PostgresStore(Store):
             raise StoreError(f"cannot reach PostgreSQL at {self.where}: {first_line(exc)}") from exc
         _configure(conn)
         return conn
+
+    def _transaction_pooler(self) -> bool:
+        """Whether a pooler between us and the server hands each transaction whichever server
+        connection is free. A pooler shows itself at connect: the backend pid it announces is its
+        own, not the server's. Then two clients: while B holds a transaction, A (whose first
+        server connection B may have been given, poolers reuse the latest first) asks again; a
+        session pooler or a direct connection keeps A on one server connection, and never
+        gives it to B. Never a false alarm; may miss on a busy pool (then it stays silent)."""
+        pid = "SELECT pg_backend_pid() AS pid"
+        first = self._connect()
+        try:
+            a_pid = _one(first, pid)
+            if a_pid == first.info.backend_pid:
+                return False
+            second = self._connect()
+            try:
+                with second.transaction():
+                    b_pid = _one(second, pid)
+                    return bool(b_pid == a_pid or _one(first, pid) != a_pid)
+            finally:
+                second.close()
+        except psycopg.Error as exc:
+            log.debug("could not tell whether %s is behind a pooler: %s", self.where, exc)
+            return False
+        finally:
+            first.close()
 
     def _check_reachable(self) -> None:
         """Fail at open with one clear line, rather than later from a pool that keeps retrying."""
@@ -424,6 +482,12 @@ class PostgresStore(Store):
 
     def save_activity(self, batch: Sequence[Activity]) -> set[int]:
         return super().save_activity(sorted(batch, key=lambda a: a.job_id))
+
+
+def _one(conn: Connection, query: str) -> Any:
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return next(iter(row.values()))
 
 
 def _close_pool(pool: ConnectionPool[Connection]) -> None:

@@ -12,11 +12,25 @@ import psycopg
 
 from ..errors import ConfigError
 
+# Server settings every store transaction sets for itself (seconds; 0 turns one off): a lock
+# waited for, one statement, and a transaction left idle (a frozen or cut-off worker holding
+# row locks and the event log's gate) each end with an error rather than never.
+TIMEOUTS = {"lock_timeout": "5", "statement_timeout": "30", "idle_in_transaction_session_timeout": "10"}
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # Options errands reads from the URL's query; every other one goes to libpq as it is.
-_OPTIONS = {"schema", "pool_min", "pool_max", "pool_timeout", "listen", "poll_interval"}
-# libpq waits for an unreachable host forever by default; a worker should hear about it.
-_DEFAULTS = {"connect_timeout": "10", "application_name": "errands"}
+_OPTIONS = {"schema", "pool_min", "pool_max", "pool_timeout", "listen", "poll_interval", *TIMEOUTS}
+# libpq waits for an unreachable host forever by default, and a connection cut off half-open
+# (the peer gone without a word) hangs until the kernel gives up, many minutes later: keepalives
+# and tcp_user_timeout bound both, so a worker hears about it within half a minute.
+_DEFAULTS = {
+    "connect_timeout": "10",
+    "application_name": "errands",
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "30000",
+}
 
 
 def parse_url(url: str) -> tuple[str, dict[str, Any]]:
@@ -53,11 +67,25 @@ def parse_url(url: str) -> tuple[str, dict[str, Any]]:
             raise ValueError("poll_interval must be > 0")
     except ValueError as exc:
         raise ConfigError(f"{redact(url)!r}: pool and poll options take positive numbers ({exc})") from None
+    options.update(_timeouts(url, ours))
     listen = ours.get("listen", "on").lower()
     if listen not in ("on", "off", "true", "false", "1", "0"):
         raise ConfigError(f"listen={listen!r} in {redact(url)!r}: use on or off")
     options["listen"] = listen in ("on", "true", "1")
     return conninfo, options
+
+
+def _timeouts(url: str, ours: dict[str, str]) -> dict[str, float]:
+    timeouts = {}
+    for name, default in TIMEOUTS.items():
+        try:
+            seconds = float(ours.get(name, default))
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds < 86400 * 24:
+            raise ConfigError(f"{name}={ours[name]!r} in {redact(url)!r}: give seconds (0 turns it off)")
+        timeouts[name] = seconds
+    return timeouts
 
 
 def describe(conninfo: str) -> str:
