@@ -10,7 +10,8 @@ from pathlib import Path
 from tests.conftest import drain
 from tests.web.conftest import LiveServer
 
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
+          "negative_data_rejection")
 
 
 def test_schemathesis_finds_no_server_errors_and_no_schema_mismatch(live: LiveServer, tmp_path: Path) -> None:

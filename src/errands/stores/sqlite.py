@@ -189,21 +189,19 @@ class SQLiteStore(Store):
         try:
             conn = sqlite3.connect(f"{Path(self.path).resolve().as_uri()}?mode=rw", uri=True, timeout=0,
                                    isolation_level=None)
-        except sqlite3.Error as exc:
-            raise translate_error(exc, self.path) from exc
-        try:
-            conn.row_factory = sqlite3.Row
-            _Tx(conn, self._clock()).rows("select_jobs", state=None, task=None, queue=None, cursor=None, limit=1)
             try:
+                conn.row_factory = sqlite3.Row
+                _Tx(conn, self._clock()).rows("select_jobs", state=None, task=None, queue=None, cursor=None, limit=1)
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("ROLLBACK")
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
+            finally:
+                conn.close()
         except sqlite3.Error as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                return
+            if Path(self.path).exists() and not os.access(self.path, os.W_OK):
+                raise StoreError(f"the database {self.path} is read-only (permissions or a read-only disk)") from exc
             raise translate_error(exc, self.path) from exc
-        finally:
-            conn.close()
 
     @contextmanager
     def foreign_transaction(self, connection: Any) -> Iterator[_Tx]:

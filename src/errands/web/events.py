@@ -45,6 +45,7 @@ class EventHub:
         self.max_streams = max_streams
         self.queue_limit = queue_limit
         self.dropped = 0  # streams ended because their client fell behind
+        self.gap_wait = GAP_WAIT
         self.queries = 0  # store reads made by the hub, for measuring fan-out cost
         self._subscribers: set[asyncio.Queue[Delivery | str]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -112,7 +113,7 @@ class EventHub:
         now = time.monotonic()
         for event in events:
             if event.id != expected:
-                if now - self._gap_seen.setdefault(expected, now) < GAP_WAIT:
+                if now - self._gap_seen.setdefault(expected, now) < self.gap_wait:
                     break
                 del self._gap_seen[expected]
             ready.append(event)
