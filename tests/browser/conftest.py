@@ -20,7 +20,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        message = f"no Chromium at {CHROMIUM}: run `apt-get install chromium` (scripts/setup does) to enable browser tests"
+        message = f"no Chromium at {CHROMIUM}: `apt-get install chromium` (scripts/setup does) enables browser tests"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
