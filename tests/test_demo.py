@@ -110,9 +110,23 @@ def test_demo_serves_the_page_the_api_and_refuses_foreign_posts(tmp_path: Path) 
         job = wait_until(lambda: (j := httpx.get(demo.url + follow).json())["state"] == "succeeded" and j,
                          timeout=120, message="the 5 s job to succeed")
         assert job["result"] == {"seconds": 5}
-        assert demo.interrupt() == 0
+
+        # Ctrl-C while a job runs and a browser listens to its event stream: exit 0, job released
+        running = demo.start("medium")
+        stream = httpx.stream("GET", f"{demo.url}{running['follow_url']}".replace("?", "/events?"), timeout=60)
+        with stream as events:
+            assert events.status_code == 200
+            lines = events.iter_lines()
+            wait_until(lambda: "running" in next(lines), timeout=120, message="the 30 s job to run")
+            assert demo.interrupt() == 0
     assert "stopped" in demo.output()
     assert "Traceback" not in demo.output()
+    store = Errands(f"sqlite:///{demo.folder / 'demo.db'}")
+    try:
+        released = store.get(int(str(running["id"])))
+        assert released.state.value == "queued" and released.error is None  # released, not failed
+    finally:
+        store.close()
 
 
 def test_newsletter_stopped_by_sigint_resumes_on_the_next_run(tmp_path: Path) -> None:

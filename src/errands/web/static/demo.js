@@ -133,9 +133,10 @@
     var reach = document.getElementById("reach");
     if (box.newsletter) {
       var n = box.newsletter;
-      reach.textContent = "Newsletter #" + n.job + ": " + n.reached.toLocaleString() + " of 10,000 subscribers reached ("
-        + n.messages.toLocaleString() + " messages received, " + (n.messages - n.reached).toLocaleString()
-        + " sent twice after a restart).";
+      var twice = n.messages - n.reached;
+      reach.textContent = "Newsletter #" + n.job + ": " + n.reached.toLocaleString("en") + " of "
+        + reach.dataset.subscribers + " subscribers reached"
+        + (twice ? " (" + twice.toLocaleString("en") + " sent twice, from the batch in flight at a restart)." : ".");
     }
     var mails = document.getElementById("mails");
     if (!box.notifications.length) return;
