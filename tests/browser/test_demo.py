@@ -80,6 +80,9 @@ def test_the_failing_job_shows_its_error(page: Page, demo: Demo) -> None:
     assert error.text_content() == "ConnectionError: payments-api answered 503 Service Unavailable"
     assert page.locator(".notice").filter(has_text="failed: payments-api").count() == 1
     screenshot(page, "demo-failed")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than a phone
+    screenshot(page, "demo-phone")
     assert problems == []
 
 
