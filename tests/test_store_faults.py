@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
 import subprocess
 import sys
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from errands import ConfigError, Errands, State, StoreBusy, StoreError
-from tests.apps import basic
+from tests.apps import basic, faults
 from tests.conftest import spawn_worker, wait_until
 
 HOLD_LOCK = """
@@ -68,7 +70,7 @@ def test_a_worker_rides_out_locks_longer_than_its_busy_timeout_and_loses_nothing
         wait_until(lambda: app.stats()["default"].get("succeeded") == 300, timeout=60, message="all 300 jobs")
     finally:
         worker.terminate()
-        assert worker.wait(30) == 0
+        assert worker.wait(30) == 0, worker.output()
     assert app.stats() == {"default": {"succeeded": 300}}
     assert sorted(out.read_text().splitlines()) == sorted(f"j{i}" for i in range(300))  # each ran once
     assert "retrying" in worker.output()  # it did meet the lock
@@ -104,3 +106,95 @@ def test_a_read_only_disk_is_a_clear_error_and_the_database_stays_intact(small_f
         subprocess.run(["mount", "-o", "remount,rw", str(small_fs)], check=True)
     assert integrity(path) == "ok"
     assert app_at(f"sqlite:///{path}").get(job.id).state is State.QUEUED
+
+
+# -- faults while real workers run ---------------------------------------------------------
+
+FAULTS_APP = "tests.apps.faults:app"
+
+
+def faults_app(url: str) -> Errands:
+    app = Errands(url)
+    app.tasks.update(faults.app.tasks)
+    return app
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def assert_each_ran_once(app: Errands, out: Path, ids: list[int]) -> None:
+    jobs = [app.get(i) for i in ids]
+    assert [j.state for j in jobs] == [State.SUCCEEDED] * len(ids)
+    assert [j.attempt for j in jobs] == [1] * len(ids)  # none rescued and run again
+    assert sorted(lines(out)) == sorted(str(i) for i in range(len(ids)))  # each side effect once
+    assert not [e for e in app.store.events(limit=100_000) if e.kind == "rescued"]
+
+
+def enqueue_slow(app: Errands, out: Path, count: int, seconds: float) -> list[int]:
+    return app.enqueue_many("slow_append", [{"path": str(out), "line": str(i), "seconds": seconds}
+                                            for i in range(count)])
+
+
+def running(app: Errands) -> int:
+    return app.stats().get("default", {}).get("running", 0)
+
+
+def succeeded(app: Errands) -> int:
+    return app.stats().get("default", {}).get("succeeded", 0)
+
+
+def test_a_writer_in_another_process_holding_the_lock_30s_stalls_work_but_loses_and_repeats_nothing(
+    tmp_path: Path,
+) -> None:
+    path, out = tmp_path / "held.db", tmp_path / "runs.txt"
+    url = f"sqlite:///{path}?busy_timeout=1000"
+    app = faults_app(url)
+    ids = enqueue_slow(app, out, 12, 1.5)
+    worker = spawn_worker(FAULTS_APP, url, "--concurrency", "4")  # leases of 6 s: they run out during the hold
+    try:
+        wait_until(lambda: running(app) == 4, timeout=60, message="four jobs running")
+        locker = hold_lock(path, 30)
+        with pytest.raises(StoreBusy, match="stayed locked by another process longer than the busy timeout"):
+            app.enqueue("slow_append", {"path": str(out), "line": "late", "seconds": 0})
+        before_release = len(lines(out))
+        assert locker.wait(60) == 0
+        wait_until(lambda: succeeded(app) > 0 and len(lines(out)) > before_release, timeout=30,
+                   message="work to resume after the release")
+        wait_until(lambda: succeeded(app) == 12, timeout=120, message="every job to succeed")
+        assert worker.poll() is None, worker.output()
+    finally:
+        worker.terminate()
+        assert worker.wait(60) == 0, worker.output()
+    assert len(app.list(limit=100)) == 12  # the refused enqueue left nothing behind
+    assert_each_ran_once(app, out, ids)
+
+
+def test_a_disk_filling_while_jobs_complete_delays_their_outcomes_and_loses_none(small_fs: Path,
+                                                                                 tmp_path: Path) -> None:
+    path, out = small_fs / "full.db", tmp_path / "runs.txt"
+    url = f"sqlite:///{path}?busy_timeout=1000"
+    app = faults_app(url)
+    ids = enqueue_slow(app, out, 12, 1.0)
+    worker = spawn_worker(FAULTS_APP, url, "--concurrency", "4")
+    ballast = small_fs / "ballast"
+    try:
+        wait_until(lambda: running(app) == 4, timeout=60, message="four jobs running")
+        fd = os.open(ballast, os.O_WRONLY | os.O_CREAT)
+        try:  # fill the disk to the last byte
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+        wait_until(lambda: len(lines(out)) >= 4, timeout=30, message="the running jobs to finish their work")
+        wait_until(lambda: "is full" in worker.output(), timeout=30, message="the worker to meet the full disk")
+        assert worker.poll() is None, worker.output()
+        ballast.unlink()
+        wait_until(lambda: succeeded(app) == 12, timeout=120, message="every job to succeed")
+    finally:
+        worker.terminate()
+        assert worker.wait(60) == 0, worker.output()
+    assert integrity(path) == "ok"
+    assert_each_ran_once(app, out, ids)

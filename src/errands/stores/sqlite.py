@@ -124,8 +124,7 @@ class SQLiteStore(Store):
         try:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            # Takes effect only in a new file (before its first table); `migrate()` switches an old one.
-            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self._ask_incremental_vacuum(conn)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
@@ -134,6 +133,18 @@ class SQLiteStore(Store):
         with self._lock:
             self._all.append(conn)
         return conn
+
+    @staticmethod
+    def _ask_incremental_vacuum(conn: sqlite3.Connection) -> None:
+        """Set incremental vacuum in a new, empty file (it takes effect only before the first
+        table; `migrate()` switches an old file). Only then: on an existing file the pragma
+        needs the write lock, which another process may hold."""
+        if conn.execute("PRAGMA page_count").fetchone()[0] != 0:
+            return
+        try:
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        except sqlite3.OperationalError:  # another process is creating the file: it sets the pragma
+            pass
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
