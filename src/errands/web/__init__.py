@@ -12,6 +12,7 @@ from importlib import resources
 
 from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -29,6 +30,21 @@ from .openapi import openapi_document
 Handler = Callable[[Request, Access], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 SCRIPT = resources.files(__package__).joinpath("static", "errands.js").read_bytes()
+
+
+class JobIdConvertor(Convertor[int]):
+    """Job ids of at most 19 digits (a longer one cannot name a job: 404 before any parsing)."""
+
+    regex = "[0-9]{1,19}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("job_id", JobIdConvertor())
 
 
 def create_app(
@@ -78,7 +94,7 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return await health.response()
 
-    job = "/api/jobs/{job_id:int}"
+    job = "/api/jobs/{job_id:job_id}"
     routes = [
         Route("/api/jobs", admin(api.enqueue), methods=["POST"]),
         Route("/api/jobs", admin(lambda r, a: api.list(r)), methods=["GET"]),
@@ -136,11 +152,10 @@ def env_int(name: str, default: int) -> int:
 
 
 def check_request(request: Request) -> None:
-    """Refuse what no store can hold before it reaches one: NUL characters (PostgreSQL text
-    refuses them) in the query string or the path."""
-    values = [*request.query_params.values(), *(str(v) for v in request.path_params.values())]
-    if any("\x00" in v for v in values):
-        raise Denied(422, "invalid", "NUL characters are not allowed in the URL")
+    """A path with a NUL character (PostgreSQL text refuses them) names nothing: 404 before
+    it reaches the store. (The list's query parameters are checked by `Api.list`.)"""
+    if any("\x00" in str(v) for v in request.path_params.values()):
+        raise Denied(404, "not_found", "no such resource: the path holds a NUL character")
 
 
 def job_id(request: Request) -> int:
@@ -153,7 +168,7 @@ def job_id(request: Request) -> int:
 
 def last_event_id(request: Request) -> int:
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
-    if not raw.isdigit() or int(raw) > MAX_ID:
+    if not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_ID:
         raise Denied(422, "invalid", "Last-Event-ID must be an event id (an integer below 2**63)")
     return int(raw)
 

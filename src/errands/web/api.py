@@ -67,7 +67,7 @@ class Api:
 
     async def read_json(self, request: Request) -> dict[str, Any]:
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+        if declared is not None and declared.isdigit() and (len(declared) > 18 or int(declared) > self.max_body):
             raise Denied(413, "too_large", f"request body over {self.max_body:,} bytes")
         body = b""
         async for chunk in request.stream():
@@ -124,6 +124,8 @@ class Api:
             return error(422, "invalid", "limit must be between 1 and 1000")
         if cursor is not None and not 0 <= cursor <= MAX_ID:
             return error(422, "invalid", "cursor must be a job id (0 to 2**63 - 1)")
+        if any("\x00" in query.get(name, "") for name in ("task", "queue")):
+            return error(422, "invalid", "task and queue cannot hold NUL characters")
         jobs = await self.errands.list_async(
             state=state, task=query.get("task"), queue=query.get("queue"), limit=limit, cursor=cursor
         )
