@@ -47,8 +47,8 @@ FROM json_array_elements(%(events)s::json) WITH ORDINALITY AS x(e, position)
 ORDER BY position;
 
 -- claim: lease up to %(limit)s due jobs of the given queues, highest priority first, then oldest.
--- Each queue is read on its own through jobs_ready_queue, so a quiet queue is claimed as fast
--- as a busy one (one scan over every ready job would wade through the busy queue's backlog).
+-- For a caller that names no tasks: workers use claim_tasks, whose indexes give claim order; here
+-- each queue's ready jobs are read through jobs_ready_queue_task's queue prefix and sorted.
 -- With several queues up to %(limit)s rows per queue stay locked, unclaimed, until commit.
 WITH picked AS (
     SELECT c.id FROM json_array_elements_text(%(queues)s::json) AS q(name)

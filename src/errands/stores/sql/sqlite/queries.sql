@@ -31,7 +31,8 @@ INSERT INTO job_events (job_id, at, kind, state, data) VALUES (:job_id, :now, :k
 INSERT INTO job_events (job_id, at, kind, state, data)
 SELECT value ->> 0, :now, value ->> 1, value ->> 2, value ->> 3 FROM json_each(:events);
 
--- claim: lease up to :limit due jobs of the given queues, highest priority first, then oldest
+-- claim: lease up to :limit due jobs of the given queues, highest priority first, then oldest, for a
+-- caller that names no tasks (workers use claim_tasks)
 UPDATE jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
     lease_owner = :worker_id, lease_token = lower(hex(randomblob(12))),
