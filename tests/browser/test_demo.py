@@ -65,7 +65,7 @@ def test_a_short_job_moves_live_and_succeeds_without_a_reload(page: Page, demo: 
     state.filter(has_text="succeeded").wait_for(timeout=60_000)
     assert progress(row) == 100
     assert page.locator("#mode").get_attribute("data-mode") == "stream"
-    assert page.locator(".notice").filter(has_text="5-second job").count() == 1
+    assert page.locator(".toast").filter(has_text="5-second job").count() == 1
     assert page.evaluate("window.notReloaded") is True
     screenshot(page, "demo-succeeded")
     assert problems == []
@@ -78,7 +78,7 @@ def test_the_failing_job_shows_its_error(page: Page, demo: Demo) -> None:
     error = row.locator(".job-error")
     assert error.is_visible()
     assert error.text_content() == "ConnectionError: payments-api answered 503 Service Unavailable"
-    assert page.locator(".notice").filter(has_text="failed: payments-api").count() == 1
+    assert page.locator(".toast").filter(has_text="failed: payments-api").count() == 1
     screenshot(page, "demo-failed")
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than a phone
@@ -104,7 +104,7 @@ def test_the_csv_export_downloads_200000_rows(page: Page, demo: Demo, tmp_path: 
     page.locator("#mails li").filter(has_text="succeeded").first.wait_for(timeout=60_000)  # the email arrived
     start(page, "Send newsletter")
     page.locator("#reach").filter(has_text="subscribers reached").wait_for(timeout=60_000)
-    page.locator(".notice button").first.click()  # dismissed: the screenshot shows the list beneath
+    page.locator(".toast button").first.click()  # dismissed: the screenshot shows the list beneath
     screenshot(page, "demo")
     page.emulate_media(color_scheme="dark")
     screenshot(page, "demo-dark")

@@ -43,7 +43,7 @@ from ..settings import Settings
 from ..worker import WorkerConfig
 
 WEB = Path(__file__).resolve().parents[1] / "web"
-ASSETS = {"demo.css": "text/css", "demo.js": "text/javascript"}
+ASSETS = {"demo.css": "text/css", "demo.js": "text/javascript", "dashboard.css": "text/css"}  # one look with it
 TASKS = ("demo.wait", "demo.fail", "demo.export_csv", "demo.newsletter")
 NEWSLETTER_FROM = "newsletter@demo.errands.test"
 NOTIFY_TO = "you@demo.errands.test"

@@ -42,19 +42,19 @@
 
   function notice(message, link) {
     var box = document.createElement("div");
-    box.className = "notice";
+    box.className = "toast";
     var span = document.createElement("span");
     span.textContent = message;
     box.appendChild(span);
     if (link) box.appendChild(link);
     var close = document.createElement("button");
     close.type = "button";
-    close.className = "quiet";
+    close.className = "ghost";
     close.textContent = "×";
     close.setAttribute("aria-label", "Dismiss");
     close.addEventListener("click", function () { box.remove(); });
     box.appendChild(close);
-    document.getElementById("notices").appendChild(box);
+    document.getElementById("toasts").appendChild(box);
     setTimeout(function () { box.remove(); }, 12000);
   }
 
@@ -162,16 +162,25 @@
       .then(function () { setTimeout(pollInbox, 2000); });
   }
 
+  var THEMES = ["system", "light", "dark"];  // the dashboard's toggle, same key: one choice for both pages
+
+  function applyTheme(name) {
+    if (name === "system") delete document.documentElement.dataset.theme;
+    else document.documentElement.dataset.theme = name;
+    var label = "Colour theme: " + (name === "system" ? "follows the system" : name);
+    var button = document.getElementById("theme");
+    button.setAttribute("aria-label", label);
+    button.title = label;
+  }
+
   function theme() {
-    var saved = localStorage.getItem("errands-theme");
-    if (saved) document.documentElement.dataset.theme = saved;
+    var current = localStorage.getItem("errands-theme") || "system";
+    if (THEMES.indexOf(current) < 0) current = "system";
+    applyTheme(current);
     document.getElementById("theme").addEventListener("click", function () {
-      var dark = document.documentElement.dataset.theme
-        ? document.documentElement.dataset.theme === "dark"
-        : window.matchMedia("(prefers-color-scheme: dark)").matches;
-      var next = dark ? "light" : "dark";
-      document.documentElement.dataset.theme = next;
-      localStorage.setItem("errands-theme", next);
+      current = THEMES[(THEMES.indexOf(current) + 1) % THEMES.length];
+      localStorage.setItem("errands-theme", current);
+      applyTheme(current);
     });
   }
 
