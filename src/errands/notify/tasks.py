@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from ..context import JobContext
 from ..errors import ConfigError
+from ..job import Job
+from ..settings import Settings
 from . import EMAIL_TASK, WEBHOOK_TASK, job_payload
 from .email import SmtpSettings, compose, send
 from .webhook import deliver
 
-if TYPE_CHECKING:
-    from ..app import Errands
-
 BACKOFF = 5.0
 
 
-def register(app: Errands) -> None:
+class Registry(Protocol):
+    """What the delivery tasks need of the app that registers them (the app layer sits above this one)."""
+
+    settings: Settings
+
+    @property
+    def secret(self) -> bytes: ...
+
+    def task(self, *, name: str, backoff: float) -> Callable[[Callable[..., Any]], Any]: ...
+
+    def get(self, job_id: int) -> Job: ...
+
+
+def register(app: Registry) -> None:
     def link(job_id: int) -> str | None:
         base = app.settings.base_url
         return f"{base.rstrip('/')}/api/jobs/{job_id}" if base else None
