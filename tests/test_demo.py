@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from errands import Errands
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, errands_cli, wait_until
 from tests.web.conftest import free_port
 
 SUBSCRIBERS = 10_000
@@ -92,6 +92,8 @@ def test_demo_serves_the_page_the_api_and_refuses_foreign_posts(tmp_path: Path) 
         assert httpx.get(f"{demo.url}/errands.js").status_code == 200
         assert httpx.get(f"{demo.url}/demo/static/demo.js").status_code == 200
         assert httpx.get(f"{demo.url}/demo/static/secret").status_code == 404
+        taken = errands_cli("demo", "--port", demo.url.rsplit(":", 1)[1], "--folder", str(tmp_path / "other"))
+        assert taken.returncode == 1 and "is in use: try --port" in taken.stderr and "Traceback" not in taken.stderr
 
         post = f"{demo.url}/demo/jobs"
         cross_site = httpx.post(post, json={"kind": "short"}, headers={"Origin": "http://evil.example",
@@ -110,6 +112,8 @@ def test_demo_serves_the_page_the_api_and_refuses_foreign_posts(tmp_path: Path) 
         job = wait_until(lambda: (j := httpx.get(demo.url + follow).json())["state"] == "succeeded" and j,
                          timeout=120, message="the 5 s job to succeed")
         assert job["result"] == {"seconds": 5}
+        dashboard = httpx.get(f"{demo.url}/dashboard/jobs?task=demo.wait")  # mounted beside the page
+        assert dashboard.status_code == 200 and f"/dashboard/jobs/{started['id']}" in dashboard.text
 
         # Ctrl-C while a job runs and a browser listens to its event stream: exit 0, job released
         running = demo.start("medium")

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import secrets
-import shutil
 import signal
 import smtplib
 import socket
@@ -306,9 +305,12 @@ class Site:
 # -- the command ----------------------------------------------------------------------------
 
 def prepare_folder(folder: Path, fresh: bool) -> None:
-    if fresh and folder.exists():
-        shutil.rmtree(folder)
+    """Create the demo's folder; with `fresh`, delete the demo's own files in it (never anything else)."""
     folder.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        for name in ("demo.db", "mailbox.db"):
+            for suffix in ("", "-wal", "-shm"):
+                (folder / f"{name}{suffix}").unlink(missing_ok=True)
     (folder / ".gitignore").write_text("*\n")  # the demo's data never ends up in a commit
     secret = folder / "secret"
     if not secret.exists():
