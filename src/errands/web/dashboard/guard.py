@@ -10,9 +10,9 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,7 +21,8 @@ from ..auth import SAFE_FETCH_SITES, AuthCheck, AuthPolicy, Denied
 CSRF_COOKIE = "errands_csrf"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM = 65_536  # bytes: a filter and a token, never more
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +71,17 @@ async def check_post(request: Request, viewer: Viewer) -> FormData:
     if origin and (origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")):
         raise Denied(403, "cross_origin", f"a form posted from {origin} was refused (not this dashboard's origin)")
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind not in FORM_TYPES:
-        raise Denied(415, "unsupported_media_type", "dashboard actions take a form (urlencoded or multipart)")
-    form = await request.form()
+    if kind != FORM_TYPE:
+        raise Denied(415, "unsupported_media_type", f"dashboard actions take a form ({FORM_TYPE})")
+    raw = await request.body()
+    if len(raw) > MAX_FORM:
+        raise Denied(413, "too_large", f"a dashboard form is at most {MAX_FORM:,} bytes")
+    try:
+        pairs: list[tuple[str, str | UploadFile]] = []
+        pairs.extend(parse_qsl(raw.decode(), keep_blank_values=True, max_num_fields=200))
+        form = FormData(pairs)
+    except (UnicodeDecodeError, ValueError):
+        raise Denied(422, "invalid", "the form is not valid UTF-8 urlencoded data") from None
     sent = form.get("csrf")
     sent = sent if isinstance(sent, str) else ""
     if viewer.new_csrf or not hmac.compare_digest(sent.encode(), viewer.csrf.encode()):

@@ -23,7 +23,10 @@ function setStatus(kind, text) {
 function localTimes(root) {
   for (const el of root.querySelectorAll("time[data-local]")) {
     const at = new Date(el.getAttribute("datetime"));
-    if (!Number.isNaN(at.getTime())) el.textContent = at.toLocaleString();
+    if (Number.isNaN(at.getTime())) continue;
+    const options = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    if (at.getFullYear() !== new Date().getFullYear()) options.year = "numeric";
+    el.textContent = at.toLocaleString(undefined, options);
   }
 }
 
@@ -39,11 +42,13 @@ async function refresh() {
   swap(await response.text());
 }
 
-function swap(html) {
+function swap(html, force = false) {
   const fresh = new DOMParser().parseFromString(html, "text/html");
+  const typing = document.activeElement?.closest("input, select, textarea, summary");
   for (const region of fresh.querySelectorAll("[data-region][id]")) {
     const here = document.getElementById(region.id);
-    if (!here || here.contains(document.activeElement) && document.activeElement !== document.body) continue;
+    // Never pull a field from under someone typing in it (an action's answer always lands).
+    if (!here || (!force && typing && here.contains(typing))) continue;
     here.replaceWith(document.adoptNode(region));
     localTimes(region);
   }
@@ -167,7 +172,13 @@ function confirmFirst(event) {
     }
     field.value = "yes";
   }
-  if (form.method.toLowerCase() !== "post" || "navigate" in form.dataset) return;
+  if (form.method.toLowerCase() !== "post") {
+    // Shareable URLs: leave the empty filters out of the query string.
+    for (const field of form.elements) if (field.name && field.value === "") field.disabled = true;
+    setTimeout(() => { for (const field of form.elements) field.disabled = false; }, 0);
+    return;
+  }
+  if ("navigate" in form.dataset) return;
   // An action: post it and swap in the page the server sends back, without a reload.
   event.preventDefault();
   const data = new URLSearchParams(new FormData(form, submitter));
@@ -177,9 +188,8 @@ function confirmFirst(event) {
         location.assign(response.url);
         return;
       }
-      swap(await response.text());
-      const notice = document.getElementById("notice");
-      if (notice) notice.focus?.();
+      swap(await response.text(), true);
+      document.getElementById("main")?.focus();
     })
     .catch(() => form.submit());
 }
