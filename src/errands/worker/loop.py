@@ -23,7 +23,7 @@ from ..job import Job, JobError, Outcome, State
 from ..maintenance import Maintenance
 from ..stores.base import ChangeWatcher, WorkerInfo
 from .config import WorkerConfig
-from .execution import Execution, failure, run_async, run_sync
+from .execution import Execution, run_async, run_sync
 from .settle import Settler
 from .supervisor import Supervisor
 
@@ -33,6 +33,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("errands.worker")
 
 SHORT_JOB = 0.05  # seconds: below this typical run time a worker claims ahead
+UNKNOWN_TASK_WAIT = 60.0  # seconds a job this worker cannot run waits before it is claimable again
+
+
+def unknown_task(ex: Execution) -> Outcome:
+    """A job of a task this worker does not know goes back to wait for one that does; the
+    attempt does not count and nothing fails (a mixed fleet's jobs are never burnt)."""
+    message = f"worker {ex.job.lease_owner} does not know task {ex.job.task!r}; released for one that does"
+    error = JobError(UnknownTask.__name__, message)
+    return Outcome(ex.job.id, ex.token, State.SCHEDULED, error=error, retry_in=UNKNOWN_TASK_WAIT,
+                   released=True, task=ex.job.task, runtime=0.0)
 
 
 class Worker:
@@ -57,6 +67,9 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._watcher: ChangeWatcher | None = None
         self._typical_runtime: float | None = None  # moving average of recent run times
+        # The tasks this worker claims: those its app knew when it started (notifications included).
+        # A job of any other task is left for a worker that knows it, never failed here.
+        self.tasks = tuple(sorted(app.tasks))
         self.settler = Settler(self.store, self._settled)
         self.maintenance = Maintenance(self.store, self.id, app.settings, config.maintenance_interval)
         self.supervisor = Supervisor(
@@ -96,7 +109,8 @@ class Worker:
             self._slot_freed.notify_all()
 
     def run(self) -> None:
-        info = WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.config.queues, self.config.concurrency)
+        info = WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.config.queues, self.config.concurrency,
+                          tasks=self.tasks)
         self._retry_store("register the worker", lambda: self.store.register_worker(info))
         log.info(
             "worker %s started: queues=%s concurrency=%d",
@@ -144,7 +158,7 @@ class Worker:
                 try:
                     # Woken from idle by some commit: look before taking the write lock, so
                     # idle workers do not all queue for the lock on every commit anywhere.
-                    ready = not idle or self.store.has_ready(self.config.queues)
+                    ready = not idle or self.store.has_ready(self.config.queues, self.tasks)
                     jobs = self._settle_and_claim(free) if ready else []
                     delay = 0.05
                 except StoreError as exc:
@@ -168,7 +182,7 @@ class Worker:
         """Claim, recording in the same commit whatever outcomes wait for the settler."""
         outcomes = self.settler.take()
         try:
-            accepted, jobs = self.store.settle_and_claim(outcomes, self.id, self.config.queues, limit)
+            accepted, jobs = self.store.settle_and_claim(outcomes, self.id, self.config.queues, limit, self.tasks)
         except BaseException:
             self.settler.give_back(outcomes)
             raise
@@ -194,8 +208,8 @@ class Worker:
         with self._lock:
             busy = bool(self._running)
         queues = self.config.queues
-        return (not busy and self.settler.wait_idle(0) and not self.store.count_retrying(queues)
-                and not self.store.has_ready(queues))
+        return (not busy and self.settler.wait_idle(0) and not self.store.count_retrying(queues, self.tasks)
+                and not self.store.has_ready(queues, self.tasks))
 
     # -- running --------------------------------------------------------------------
 
@@ -205,9 +219,8 @@ class Worker:
         with self._lock:
             self._running[job.id] = ex
         log.info("job %s %s started (attempt %d)", job.id, job.task, job.attempt)
-        if task is None:
-            exc = UnknownTask(job.task)
-            self._finish(ex, failure(ex, JobError("UnknownTask", str(exc))))
+        if task is None:  # claims ask only for known tasks: reached only through a store that ignored them
+            self._finish(ex, unknown_task(ex))
         elif task.is_async:
             asyncio.run_coroutine_threadsafe(self._run_async(ex), self._event_loop())
         else:
