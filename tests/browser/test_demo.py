@@ -134,3 +134,35 @@ def test_with_the_stream_cut_the_page_falls_back_to_polling(page: Page, demo: De
     assert progress(row) == 100
     assert any(f"/api/jobs/{job_id}/events?token=" in url for url in cut), "the stream was never opened, so never cut"
     assert sum(job_url in url for url in reads) >= 3  # read by polling, again and again
+
+
+COUNT_STREAMS = """
+(() => {
+  const Real = window.EventSource;
+  window.streams = { open: 0, most: 0 };
+  function Counted(url, options) {
+    const source = new Real(url, options);
+    const close = source.close.bind(source);
+    let closed = false;
+    window.streams.open += 1;
+    window.streams.most = Math.max(window.streams.most, window.streams.open);
+    source.close = () => { if (!closed) { closed = true; window.streams.open -= 1; } close(); };
+    return source;
+  }
+  Counted.CONNECTING = Real.CONNECTING; Counted.OPEN = Real.OPEN; Counted.CLOSED = Real.CLOSED;
+  window.EventSource = Counted;
+})();
+"""
+
+
+def test_many_jobs_at_once_keep_the_page_responsive(page: Page, demo: Demo) -> None:
+    """A browser opens about six connections per site: errands.js keeps at most four streams open
+    and polls the other jobs, so starting a seventh job still gets an answer."""
+    page.add_init_script(COUNT_STREAMS)
+    open_page(page, demo)
+    rows = [start(page, "Start a 5 s job") for _ in range(7)]
+    for row in rows:
+        row.locator(".state").filter(has_text="succeeded").wait_for(timeout=120_000)
+    streams = page.evaluate("window.streams")
+    assert streams["most"] == page.evaluate("errands.maxStreams") == 4
+    assert streams["open"] == 0
