@@ -28,7 +28,7 @@ def make_app(store_url: str) -> Errands:
 def test_a_continuation_runs_only_after_its_parent_succeeded(store_url: str) -> None:
     app = make_app(store_url)
     parent = app.enqueue("fetch", {"rows": 7})
-    child = parent.then("summarize", label="march")
+    child = app.then(parent.id, "summarize", {"label": "march"})
     assert app.get(child.id).state is State.SCHEDULED and child.parent_id == parent.id
     drain(app, concurrency=1)
     done = app.get(child.id)
@@ -42,7 +42,7 @@ def test_continuations_are_cancelled_down_the_chain_when_the_parent_fails(store_
     app = make_app(store_url)
     parent = app.enqueue("fetch", {"rows": 1, "fail": True})
     child = app.enqueue("summarize", {"label": "x"}, after=parent.id)
-    grandchild = child.then("summarize", label="y")
+    grandchild = app.then(child.id, "summarize", {"label": "y"})
     drain(app)
     assert app.get(parent.id).state is State.FAILED
     for job in (child, grandchild):
@@ -54,7 +54,7 @@ def test_continuations_are_cancelled_down_the_chain_when_the_parent_fails(store_
 def test_cancelling_a_waiting_parent_cancels_its_continuation(store_url: str) -> None:
     app = make_app(store_url)
     parent = app.enqueue("fetch", {"rows": 1})
-    child = parent.then("summarize", label="x")
+    child = app.then(parent.id, "summarize", {"label": "x"})
     app.cancel(parent.id)
     assert app.get(child.id).state is State.CANCELLED
 

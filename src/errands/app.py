@@ -11,18 +11,20 @@ import builtins
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import notify
+from .backoff import Backoff
+from .codec import to_json
 from .errors import BadArguments, UnknownTask, WaitTimeout
 from .job import Job, JobEvent, JobFile, NewJob, State
 from .notify import tasks as notify_tasks
+from .options import check_options
 from .settings import Settings
 from .stores import DEFAULT_URL, Store, open_store
-from .task import Backoff, Task, TaskOptions, check_options, to_json
+from .task import Task, TaskOptions
 from .tokens import load_secret, make_token
 
 if TYPE_CHECKING:
@@ -98,7 +100,7 @@ class Errands:
                 raise ValueError(f"a task named {name!r} is already registered")
             if options.get("notify") is not None:
                 options["notify"] = notify.normalize(options["notify"])
-            task = Task(self, func, TaskOptions(name=name, **options))
+            task = Task(func, TaskOptions(name=name, **options), self.enqueue, self.enqueue_async)
             self.tasks[name] = task
             return task
 
@@ -138,7 +140,7 @@ class Errands:
                           unique_key=unique_key, notify=notify, after=after),
             connection,
         )
-        return replace(job, _errands=self)
+        return job
 
     def enqueue_many(
         self, task: str | Task, many_args: Iterable[Mapping[str, Any]], **options: Any
@@ -212,7 +214,7 @@ class Errands:
 
     def get(self, job_id: int) -> Job:
         """The job as stored now. Raises JobNotFound."""
-        return replace(self.store.get(job_id), _errands=self)
+        return self.store.get(job_id)
 
     def list(
         self,
@@ -299,7 +301,7 @@ class Errands:
     def worker(self, config: WorkerConfig | None = None) -> Worker:
         from .worker import Worker, WorkerConfig
 
-        return Worker(self, config or WorkerConfig())
+        return Worker(self.store, self.tasks, self.settings, config or WorkerConfig())
 
     def start_worker(self, config: WorkerConfig | None = None) -> Worker:
         """Run a worker in background threads of this process; call `.stop()` to end it."""

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .codec import to_json
 from .errors import BadArguments, JobCancelled, JobInterrupt, LeaseLost, StoreError
 from .job import Job, Progress
 from .stores.base import Activity
-from .task import to_json
 from .text import capped, describe, storable
 
 if TYPE_CHECKING:

@@ -103,19 +103,10 @@ class Job:
     timeout: float | None = None
     lease_seconds: float = 30.0
     max_worker_losses: int = 3
-    _errands: Any = field(default=None, repr=False, compare=False)  # the app that returned it, for then()
 
     @property
     def finished(self) -> bool:
         return self.state in FINISHED
-
-    def then(self, task: Any, **args: Any) -> Job:
-        """Enqueue a continuation of this job (see `Errands.then`): it runs once this job
-        succeeded, with `ctx.parent_result`, and is cancelled if this job does not succeed."""
-        if self._errands is None:
-            raise RuntimeError("this Job record was not returned by an Errands app; use app.then(job_id, ...)")
-        child: Job = self._errands.then(self.id, task, args)
-        return child
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view for scripts and the HTTP API (times in ISO 8601, UTC)."""

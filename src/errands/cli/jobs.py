@@ -13,8 +13,8 @@ from rich.table import Table
 
 from ..errors import BadArguments
 from ..job import Job, State
+from ..options import EnqueueOptions
 from ..stores import open_store
-from ..task import EnqueueOptions
 from .loading import app_options, parse_duration, resolve
 
 F = TypeVar("F", bound=Callable[..., Any])

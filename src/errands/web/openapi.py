@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from ..task import MAX_JOB_ID, Task
+from ..options import MAX_JOB_ID
+from ..task import Task
 from . import schemas
 
 REF = "#/components/schemas/{model}"

@@ -12,7 +12,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 from ..errors import BadArguments
 from ..job import State
-from ..task import EnqueueOptions, explain_fields
+from ..options import EnqueueOptions, explain_fields
 
 
 class EnqueueRequest(EnqueueOptions):

@@ -12,10 +12,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..backoff import retry_delay
+from ..codec import to_json
 from ..context import JobContext
 from ..errors import BadArguments, JobCancelled, JobInterrupt, JobTimeout, LeaseLost, WorkerShutdown
 from ..job import Job, JobError, Outcome, State
-from ..task import Task, retry_delay, to_json
+from ..task import Task
 from ..text import capped, describe, format_error, type_name
 from .interrupt import raise_in_thread
 

@@ -14,21 +14,19 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
 
 from ..context import JobContext
 from ..errors import StoreError, UnknownTask, WorkerShutdown
 from ..job import Job, JobError, Outcome, State
 from ..maintenance import Maintenance
-from ..stores.base import ChangeWatcher, WorkerInfo
+from ..settings import Settings
+from ..stores.base import ChangeWatcher, Store, WorkerInfo
+from ..task import Task
 from .config import WorkerConfig
 from .execution import Execution, run_async, run_sync
 from .settle import Settler
 from .supervisor import Supervisor
-
-if TYPE_CHECKING:
-    from ..app import Errands
 
 log = logging.getLogger("errands.worker")
 
@@ -46,13 +44,14 @@ def unknown_task(ex: Execution) -> Outcome:
 
 
 class Worker:
-    """Runs jobs from the app's store. `run()` blocks until stopped; `start()` runs it
+    """Runs jobs of `registry`'s tasks from `store`. `run()` blocks until stopped; `start()` runs it
     in background threads and returns; `stop()` shuts down gracefully from any thread."""
 
-    def __init__(self, app: Errands, config: WorkerConfig) -> None:
-        self.app = app
+    def __init__(self, store: Store, registry: Mapping[str, Task], settings: Settings, config: WorkerConfig) -> None:
+        self.registry = registry
+        self.settings = settings
         self.config = config
-        self.store = app.store
+        self.store = store
         prefix = config.name or f"{socket.gethostname()}-{os.getpid()}"
         self.id = f"{prefix}-{secrets.token_hex(3)}"
         self._running: dict[int, Execution] = {}
@@ -60,7 +59,6 @@ class Worker:
         self._slot_freed = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._release_now = threading.Event()
-        self._stopped = threading.Event()
         self._work: queue.SimpleQueue[Execution | None] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async_slots: asyncio.Semaphore | None = None
@@ -69,16 +67,16 @@ class Worker:
         self._typical_runtime: float | None = None  # moving average of recent run times
         # The tasks this worker claims: those its app knew when it started (notifications included).
         # A job of any other task is left for a worker that knows it, never failed here.
-        self.tasks = tuple(sorted(app.tasks))
+        self.tasks = tuple(sorted(registry))
         self.settler = Settler(self.store, self._settled)
-        self.maintenance = Maintenance(self.store, self.id, app.settings, config.maintenance_interval)
+        self.maintenance = Maintenance(self.store, self.id, settings, config.maintenance_interval)
         self.supervisor = Supervisor(
             self.store,
             self.id,
             self.running,
             self.maintenance,
             config.heartbeat_interval,
-            app.settings.progress_interval,
+            settings.progress_interval,
         )
 
     def running(self) -> list[Execution]:
@@ -214,8 +212,8 @@ class Worker:
     # -- running --------------------------------------------------------------------
 
     def _dispatch(self, job: Job) -> None:
-        task = self.app.tasks.get(job.task)
-        ex = Execution(job, task, JobContext(job, self.store, self.app.settings))
+        task = self.registry.get(job.task)
+        ex = Execution(job, task, JobContext(job, self.store, self.settings))
         with self._lock:
             self._running[job.id] = ex
         log.info("job %s %s started (attempt %d)", job.id, job.task, job.attempt)
@@ -308,7 +306,6 @@ class Worker:
             self.store.deregister_worker(self.id)
         except StoreError as exc:
             log.warning("could not deregister worker %s: %s", self.id, exc)
-        self._stopped.set()
         log.info("worker %s stopped", self.id)
 
     def _release_unstarted(self) -> None:
