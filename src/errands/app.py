@@ -25,7 +25,7 @@ from .options import check_options
 from .settings import Settings
 from .stores import DEFAULT_URL, Store, open_store
 from .task import Task, TaskOptions
-from .tokens import load_secret, make_token
+from .follow_tokens import load_secret, make_token
 
 if TYPE_CHECKING:
     from .worker import Worker, WorkerConfig

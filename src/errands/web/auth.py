@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from ..tokens import verify_token
+from ..follow_tokens import verify_token
 
 AuthCheck = Callable[[Request], bool]
 SAFE_FETCH_SITES = frozenset({"same-origin", "none"})  # `none`: typed in the address bar, a bookmark
