@@ -213,10 +213,10 @@ def test_with_the_stream_cut_the_page_polls_and_says_so(board: Board, page: Page
     status = page.locator("#live-status")
     expect(status).to_contain_text("Live updates interrupted")
     expect(status).to_contain_text("refreshing every 3 s")
+    screenshot(page, "dashboard-polling")
     page.evaluate("window.__notReloaded = true")
     expect(page.locator(".job-head .state")).to_have_text("succeeded", timeout=60_000)
     assert page.evaluate("window.__notReloaded") is True
-    screenshot(page, "dashboard-polling")
 
 
 def test_a_script_in_arguments_renders_as_text(board: Board, page: Page) -> None:

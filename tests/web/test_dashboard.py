@@ -4,15 +4,16 @@ input; and its store reads (id windows, capped counts, bulk chunks) with exact c
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from errands import Errands, JobContext, State
+from errands import Errands, JobContext, State, WorkerConfig
 from errands.stores import dashboard as reads
-from tests.web.conftest import LiveServer, define_tasks, serve, wait_for
+from tests.web.conftest import LiveServer, RemoteHost, define_tasks, serve, wait_for
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -268,3 +269,53 @@ def test_the_overview_counts_the_last_hour(live: LiveServer, worker: None) -> No
         assert "20.0 %" in page.text and 'data-count="succeeded">4<' in page.text
         workers = c.get("/dashboard/workers").text
         assert "Alive (1)" in workers
+
+
+def test_a_browser_on_another_host_needs_credentials(store_url: str, remote_host: RemoteHost,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ERRANDS_SECRET", "test-secret")
+    app = Errands(store_url)
+    define_tasks(app)
+    job = app.enqueue("export", {"rows": 1})
+    server, url = serve(app.asgi(token="remote-admin"), host=remote_host.address)
+    try:
+        code = f"""
+import httpx, json
+url = {url!r}
+print(json.dumps([
+    httpx.get(url + "/dashboard/").status_code,
+    httpx.get(url + "/dashboard/jobs/{job.id}").status_code,
+    httpx.get(url + "/dashboard/jobs/{job.id}", params={{"token": {app.follow_token(job.id)!r}}}).status_code,
+    httpx.get(url + "/dashboard/jobs", headers={{"Authorization": "Bearer remote-admin"}}).status_code,
+]))
+"""
+        done = remote_host.run_python(code)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == [401, 401, 403, 200]
+    finally:
+        server.should_exit = True
+        app.close()
+
+
+def test_a_waiting_job_says_why_it_is_not_running(live: LiveServer) -> None:
+    app = live.errands
+    queued = app.enqueue("export", {"rows": 1})
+    later = app.enqueue("export", {"rows": 1}, delay=7200)
+    child = app.then(later.id, "export", {"rows": 2})
+    with live.client() as c:
+        def why(job_id: int) -> str:
+            page = html.unescape(c.get(f"/dashboard/jobs/{job_id}").text)
+            assert "Why it is not running" in page
+            return page
+
+        assert "No worker is running: it waits until one starts." in why(queued.id)
+        assert "It is scheduled to run in 1 h" in why(later.id)
+        assert f"It waits for its parent job #{later.id} to succeed." in why(child.id)
+    running = app.start_worker(WorkerConfig(concurrency=1, idle_wait=0.05, queues=("elsewhere",)))
+    try:
+        wait_for(lambda: app.store.workers())
+        with live.client() as c:
+            page = html.unescape(c.get(f"/dashboard/jobs/{queued.id}").text)
+            assert "serves queue 'default'" in page
+    finally:
+        running.stop()

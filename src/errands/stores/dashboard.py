@@ -171,15 +171,11 @@ class SeenWorker:
 def recently_stopped(store: Store, registered: Sequence[WorkerInfo]) -> list[SeenWorker]:
     """Workers seen claiming jobs in the newest events but no longer registered, latest first."""
     known = {w.id for w in registered}
-    seen: dict[str, list[float]] = {}
     with store.read() as tx:
         last = int(tx.rows("select_last_event_id")[0]["id"])
-        for r in tx.rows("dash_recent_claims", after=max(0, last - RECENT_EVENTS)):
-            data = json.loads(r["data"]) if r["data"] else {}
-            worker = data.get("worker") if isinstance(data, dict) else None
-            if isinstance(worker, str) and worker not in known:
-                seen.setdefault(worker, []).append(float(r["at"]))
-    found = [SeenWorker(w, max(times), len(times)) for w, times in seen.items()]
+        rows = tx.rows("dash_recent_claims", after=max(0, last - RECENT_EVENTS))
+    found = [SeenWorker(r["worker"], float(r["last"]), int(r["n"])) for r in rows
+             if isinstance(r["worker"], str) and r["worker"] not in known]
     return sorted(found, key=lambda s: -s.last_claim)
 
 

@@ -38,17 +38,20 @@ SELECT s.state, (SELECT count(*) FROM (SELECT 1 FROM {schema}.jobs j WHERE j.sta
 FROM unnest(ARRAY['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled']) AS s(state);
 
 -- dash_unfinished_by_queue: waiting and running jobs per queue, with the oldest due time of each
+-- (each half read through its partial index: the waiting jobs, the running jobs)
 SELECT queue, state, count(*) AS n, min(run_at) AS oldest FROM {schema}.jobs
-WHERE state IN ('scheduled', 'queued', 'running') GROUP BY queue, state;
+WHERE state IN ('queued', 'scheduled') GROUP BY queue, state
+UNION ALL
+SELECT queue, state, count(*), min(run_at) FROM {schema}.jobs WHERE state = 'running' GROUP BY queue, state;
 
 -- dash_finished_per_minute: jobs that ended since a time, per minute after it and per final state
 SELECT floor((finished_at - %(since)s::float8) / 60)::int AS minute, state, count(*) AS n FROM {schema}.jobs
 WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at >= %(since)s::float8
 GROUP BY 1, 2;
 
--- dash_recent_claims: the claims among the newest events (which workers ran jobs lately)
-SELECT at, data::text AS data FROM {schema}.job_events
-WHERE id > %(after)s::bigint AND kind = 'state' AND state = 'running';
+-- dash_recent_claims: the workers that claimed jobs among the newest events, with their last claim
+SELECT data->>'worker' AS worker, max(at) AS last, count(*) AS n FROM {schema}.job_events
+WHERE id > %(after)s::bigint AND kind = 'state' AND state = 'running' GROUP BY 1;
 
 -- dash_delete_finished: delete the finished jobs among some ids (a JSON array); returns those deleted
 DELETE FROM {schema}.jobs

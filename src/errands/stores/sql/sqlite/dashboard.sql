@@ -31,25 +31,35 @@ SELECT coalesce(min(id), 0) AS id FROM jobs;
 -- dash_created_below: when the newest job below an id was created (nothing when there is none)
 SELECT created_at FROM jobs WHERE id < :before ORDER BY id DESC LIMIT 1;
 
--- dash_state_counts: jobs in each state, each count stopping at :cap
-SELECT 'scheduled' AS state, count(*) AS n FROM (SELECT 1 FROM jobs WHERE state = 'scheduled' LIMIT :cap)
-UNION ALL SELECT 'queued', count(*) FROM (SELECT 1 FROM jobs WHERE state = 'queued' LIMIT :cap)
+-- dash_state_counts: jobs in each state, each count stopping at :cap. Each branch repeats the
+-- predicate of a partial index (waiting, running, finished) so that SQLite counts in that index.
+SELECT 'scheduled' AS state, count(*) AS n FROM (SELECT 1 FROM jobs
+    WHERE state IN ('queued', 'scheduled') AND state = 'scheduled' LIMIT :cap)
+UNION ALL SELECT 'queued', count(*) FROM (SELECT 1 FROM jobs
+    WHERE state IN ('queued', 'scheduled') AND state = 'queued' LIMIT :cap)
 UNION ALL SELECT 'running', count(*) FROM (SELECT 1 FROM jobs WHERE state = 'running' LIMIT :cap)
-UNION ALL SELECT 'succeeded', count(*) FROM (SELECT 1 FROM jobs WHERE state = 'succeeded' LIMIT :cap)
-UNION ALL SELECT 'failed', count(*) FROM (SELECT 1 FROM jobs WHERE state = 'failed' LIMIT :cap)
-UNION ALL SELECT 'cancelled', count(*) FROM (SELECT 1 FROM jobs WHERE state = 'cancelled' LIMIT :cap);
+UNION ALL SELECT 'succeeded', count(*) FROM (SELECT 1 FROM jobs
+    WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = 'succeeded' LIMIT :cap)
+UNION ALL SELECT 'failed', count(*) FROM (SELECT 1 FROM jobs
+    WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = 'failed' LIMIT :cap)
+UNION ALL SELECT 'cancelled', count(*) FROM (SELECT 1 FROM jobs
+    WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = 'cancelled' LIMIT :cap);
 
 -- dash_unfinished_by_queue: waiting and running jobs per queue, with the oldest due time of each
+-- (each half read through its partial index: the waiting jobs, the running jobs)
 SELECT queue, state, count(*) AS n, min(run_at) AS oldest FROM jobs
-WHERE state IN ('scheduled', 'queued', 'running') GROUP BY queue, state;
+WHERE state IN ('queued', 'scheduled') GROUP BY queue, state
+UNION ALL
+SELECT queue, state, count(*), min(run_at) FROM jobs WHERE state = 'running' GROUP BY queue, state;
 
 -- dash_finished_per_minute: jobs that ended since :since, per minute after it and per final state
 SELECT CAST((finished_at - :since) / 60 AS INTEGER) AS minute, state, count(*) AS n FROM jobs
 WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at >= :since
 GROUP BY minute, state;
 
--- dash_recent_claims: the claims among the newest events (which workers ran jobs lately)
-SELECT at, data FROM job_events WHERE id > :after AND kind = 'state' AND state = 'running';
+-- dash_recent_claims: the workers that claimed jobs among the newest events, with their last claim
+SELECT json_extract(data, '$.worker') AS worker, max(at) AS last, count(*) AS n FROM job_events
+WHERE id > :after AND kind = 'state' AND state = 'running' GROUP BY 1;
 
 -- dash_delete_finished: delete the finished jobs among some ids (a JSON array); returns those deleted
 DELETE FROM jobs
