@@ -139,14 +139,22 @@ def test_with_the_stream_cut_the_page_falls_back_to_polling(page: Page, demo: De
 COUNT_STREAMS = """
 (() => {
   const Real = window.EventSource;
-  window.streams = { open: 0, most: 0 };
+  window.streams = { open: 0, most: 0, urls: [] };
   function Counted(url, options) {
     const source = new Real(url, options);
     const close = source.close.bind(source);
     let closed = false;
     window.streams.open += 1;
+    window.streams.urls.push(url);
     window.streams.most = Math.max(window.streams.most, window.streams.open);
-    source.close = () => { if (!closed) { closed = true; window.streams.open -= 1; } close(); };
+    source.close = () => {
+      if (!closed) {
+        closed = true;
+        window.streams.open -= 1;
+        window.streams.urls.splice(window.streams.urls.indexOf(url), 1);
+      }
+      close();
+    };
     return source;
   }
   Counted.CONNECTING = Real.CONNECTING; Counted.OPEN = Real.OPEN; Counted.CLOSED = Real.CLOSED;
@@ -165,4 +173,5 @@ def test_many_jobs_at_once_keep_the_page_responsive(page: Page, demo: Demo) -> N
         row.locator(".state").filter(has_text="succeeded").wait_for(timeout=120_000)
     streams = page.evaluate("window.streams")
     assert streams["most"] == page.evaluate("errands.maxStreams") == 4
-    assert streams["open"] == 0
+    ids = {f"/api/jobs/{row.get_attribute('data-id')}/events" for row in rows}
+    assert not [url for url in streams["urls"] if url.split("?")[0] in ids]  # every finished job's stream closed
