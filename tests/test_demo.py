@@ -101,6 +101,8 @@ def test_demo_serves_the_page_the_api_and_refuses_foreign_posts(tmp_path: Path) 
         assert cross_site.status_code == 403
         rebound = httpx.post(post, json={"kind": "short"}, headers={"Host": "evil.example"})
         assert rebound.status_code == 403
+        assert httpx.get(f"{demo.url}/", headers={"Host": "evil.example"}).status_code == 403
+        assert httpx.get(f"{demo.url}/demo/inbox", headers={"Host": "evil.example"}).status_code == 403
         form = httpx.post(post, data={"kind": "short"})  # a form needs no preflight: refused
         assert form.status_code == 403
         assert httpx.post(post, json={"kind": "nope"}).status_code == 422

@@ -219,24 +219,35 @@ def secure(response: Response) -> Response:
     return response
 
 
-def refusal(request: Request) -> str | None:
-    """Why this POST is refused, or None: it must be JSON, name a loopback host (DNS rebinding)
-    and come from this origin (Sec-Fetch-Site and Origin, when the browser sends them)."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-        return "send Content-Type: application/json"
+def loopback_host(request: Request) -> bool:
+    """The Host names this machine (a page on a name rebound to 127.0.0.1 sends its own name)."""
     host = request.headers.get("host", "").rsplit(":", 1)[0].strip("[]").lower()
     try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
-        loopback = False
-    if not loopback:
-        return "the demo answers loopback host names only"
+        return False
+
+
+def refusal(request: Request, *, post: bool) -> str | None:
+    """Why this request is refused, or None. Every one must name a loopback host (DNS rebinding);
+    a POST must also be JSON (no cross-site form can send it) and come from this origin
+    (Sec-Fetch-Site and Origin, when the browser sends them)."""
+    if not loopback_host(request):
+        return "the demo answers loopback host names only (127.0.0.1, localhost)"
+    if not post:
+        return None
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        return "send Content-Type: application/json"
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         return "cross-site request refused"
     origin = request.headers.get("origin")
     if origin and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
         return "cross-origin request refused"
     return None
+
+
+def refused(why: str) -> Response:
+    return secure(JSONResponse({"error": {"code": "refused", "message": why}}, status_code=403))
 
 
 class Site:
@@ -264,6 +275,8 @@ class Site:
                 "error": f"{job.error.type}: {job.error.message}" if job.error and job.state.value == "failed" else ""}
 
     async def page(self, request: Request) -> Response:
+        if (why := refusal(request, post=False)) is not None:
+            return refused(why)
         recent = await asyncio.to_thread(self.recent_jobs)
         html = self.pages.get_template("demo.html").render(jobs=recent, kinds=KINDS, subscribers=SUBSCRIBERS,
                                                             batch=NEWSLETTER_BATCH, rows=EXPORT_ROWS)
@@ -275,9 +288,8 @@ class Site:
         return [self.row(j, labels.get((j.task, json.dumps(j.args, sort_keys=True)), j.task)) for j in jobs]
 
     async def start(self, request: Request) -> Response:
-        why = refusal(request)
-        if why is not None:
-            return secure(JSONResponse({"error": {"code": "refused", "message": why}}, status_code=403))
+        if (why := refusal(request, post=True)) is not None:
+            return refused(why)
         try:
             body = await request.json()
         except (ValueError, UnicodeDecodeError):
@@ -292,6 +304,8 @@ class Site:
         return secure(JSONResponse(self.row(job, kind.label), status_code=201))
 
     async def inbox(self, request: Request) -> Response:
+        if (why := refusal(request, post=False)) is not None:
+            return refused(why)
         return secure(JSONResponse(await asyncio.to_thread(self.mailbox.summary)))
 
     async def asset(self, request: Request) -> Response:
