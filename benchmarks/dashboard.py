@@ -42,7 +42,8 @@ def select_rows(cast_text: str) -> str:
     created = f"(:now - {DAYS} * 86400.0 * (:jobs - n) / :jobs)"
     return (
         f"SELECT 'task' || (n % 20), 'queue' || (n % 5), "
-        f"('{{\"user\":' || n || ',\"report\":\"monthly-' || (n % 97) || '\",\"note\":\"row ' || n || '\"}}'){cast_text}, "
+        f"('{{\"user\":' || n || ',\"report\":\"monthly-' || (n % 97) || '\",\"note\":\"row ' || n "
+        f"|| '\"}}'){cast_text}, "
         f"state, CASE WHEN state IN ('queued', 'scheduled') THEN 0 ELSE 1 END, 3, "
         f"CASE WHEN state = 'scheduled' THEN :now + 3600 ELSE {created} END, {created}, "
         f"CASE WHEN state IN ('queued', 'scheduled') THEN NULL ELSE {created} + 0.5 END, "

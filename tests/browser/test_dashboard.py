@@ -187,7 +187,7 @@ def test_bulk_retry_of_failed_jobs_by_filter(board: Board, page: Page) -> None:
     page.on("dialog", lambda dialog: dialog.accept())
     page.click("summary:text('Act on every job matching this filter')")
     page.click("button:text('Retry all')")
-    expect(page.locator("h1")).to_have_text("Bulk retry")
+    expect(page.locator("h1")).to_have_text("Bulk retry: every failed job of task 'flaky'")
     expect(page.locator(".bulk-status")).to_contain_text("Done.", timeout=30_000)
     expect(page.locator(".bulk-status")).to_contain_text("12 jobs changed")
     screenshot(page, "dashboard-bulk")
@@ -234,3 +234,26 @@ def test_a_script_in_arguments_renders_as_text(board: Board, page: Page) -> None
     expect(page.locator("table.jobs tbody tr")).to_have_count(1)
     assert page.evaluate("window.__pwned") is None
     assert page.locator("img[src=x]").count() == 0
+
+
+def test_the_jobs_list_and_overview_follow_new_jobs_live(board: Board, page: Page) -> None:
+    app = board.errands
+    page.goto(f"{board.url}/jobs?task=export")
+    expect(page.locator("#live-status")).to_have_text("Live")
+    expect(page.locator("table.jobs")).to_have_count(0)
+    page.evaluate("window.__notReloaded = true")
+    job = app.enqueue("export", {"rows": 40, "pause": 0.1}).id
+    row = page.locator(f"tr[data-job='{job}']")
+    expect(row.locator(".state")).to_have_text("running", timeout=30_000)
+    expect(row.locator(".message")).to_contain_text("exported row")
+    expect(row.locator(".state")).to_have_text("succeeded", timeout=60_000)
+    expect(row.locator(".message")).to_have_text("exported row 40 of 40")
+    assert page.evaluate("window.__notReloaded") is True
+
+    page.goto(f"{board.url}/")
+    succeeded = page.locator("[data-count=succeeded]")
+    expect(succeeded).to_have_text("1")
+    page.evaluate("window.__notReloaded = true")
+    app.enqueue("export", {"rows": 1})
+    expect(succeeded).to_have_text("2", timeout=30_000)
+    assert page.evaluate("window.__notReloaded") is True

@@ -8,7 +8,6 @@ After acting, the browser is sent back (303) to the page it came from, with a no
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -21,7 +20,7 @@ from ..auth import Denied
 from .bulk import BulkRunner
 from .guard import Viewer, check_post
 from .pages import Render, parse_filter
-from .present import query
+from .present import describe, query
 
 NOTICES = {
     "cancelled": "The job was cancelled.",
@@ -107,22 +106,3 @@ class Actions:
     def _top(self) -> int:
         with self.errands.store.read() as tx:
             return int(tx.rows("dash_max_id")[0]["id"]) + 1
-
-
-def describe(params: dict[str, Any]) -> str:
-    """The filter in words: "every failed job of task export in queue default"."""
-    states = " or ".join(params["state"]) if params["state"] else ""
-    words = [f"every {states} job".replace("  ", " ")]
-    if params["task"]:
-        words.append(f"of task {params['task']!r}")
-    if params["queue"]:
-        words.append(f"in queue {params['queue']!r}")
-    if params["range"]:
-        words.append(f"created in the last {params['range']}")
-    if params["from"]:
-        words.append(f"created from {params['from']}")
-    if params["to"]:
-        words.append(f"created before {params['to']}")
-    if params["q"]:
-        words.append(f"mentioning {params['q']!r}")
-    return " ".join(words)

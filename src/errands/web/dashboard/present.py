@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from ...job import Job, State
 from ...stores.aftermath import WAITING_FOR_PARENT
@@ -150,9 +150,28 @@ def query(params: dict[str, Any], **changes: Any) -> str:
     return ("?" + urlencode(pairs)) if pairs else ""
 
 
+def describe(params: dict[str, Any]) -> str:
+    """The filter in words: "every failed job of task export in queue default"."""
+    states = " or ".join(params["state"]) if params["state"] else ""
+    words = [f"every {states} job".replace("  ", " ")]
+    if params["task"]:
+        words.append(f"of task {params['task']!r}")
+    if params["queue"]:
+        words.append(f"in queue {params['queue']!r}")
+    if params["range"]:
+        words.append(f"created in the last {params['range']}")
+    if params["from"]:
+        words.append(f"created from {params['from']}")
+    if params["to"]:
+        words.append(f"created before {params['to']}")
+    if params["q"]:
+        words.append(f"mentioning {params['q']!r}")
+    return " ".join(words)
+
+
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("errands.web", "templates/dashboard"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(duration=duration, count=count, pretty=pretty, percent=percent)
-    env.globals.update(when=when, job_duration=job_duration, query=query, STATES=STATES, escape=escape)
+    env.globals.update(describe=describe, when=when, job_duration=job_duration, query=query, STATES=STATES)
     return env
