@@ -40,9 +40,10 @@
     if (job.error) error.textContent = job.error.type + ": " + job.error.message;
   }
 
-  function notice(message, link) {
+  function notice(message, link, state) {
     var box = document.createElement("div");
     box.className = "toast";
+    if (state) box.dataset.state = state;
     var span = document.createElement("span");
     span.textContent = message;
     box.appendChild(span);
@@ -89,7 +90,7 @@
           if (!announce) return;
           var link = links[0] ? links[0].cloneNode(true) : null;
           var outcome = job.state === "failed" && job.error ? "failed: " + job.error.message : job.state;
-          notice(label + " (#" + job.id + ") " + outcome + ".", link);
+          notice(label + " (#" + job.id + ") " + outcome + ".", link, job.state);
         });
       },
     });
@@ -125,7 +126,7 @@
         });
       })
       .then(addRow)
-      .catch(function (err) { notice("Could not start the job: " + err.message); })
+      .catch(function (err) { notice("Could not start the job: " + err.message, null, "failed"); })
       .then(function () { button.disabled = false; });
   }
 
