@@ -319,3 +319,27 @@ def test_a_waiting_job_says_why_it_is_not_running(live: LiveServer) -> None:
             assert "serves queue 'default'" in page
     finally:
         running.stop()
+
+
+def test_signing_in_with_the_admin_token_opens_the_dashboard(read_only: LiveServer) -> None:
+    job = read_only.errands.enqueue("export", {"rows": 1}, delay=3600)
+    with read_only.client() as c:
+        assert c.get("/dashboard/").status_code == 401
+        assert 'href="/dashboard/login"' in c.get("/dashboard/jobs").text
+        assert c.get("/dashboard/login").status_code == 200
+        wrong = c.post("/dashboard/login", data={"token": "guess"})
+        assert wrong.status_code == 401 and "not the admin token" in wrong.text
+        assert "errands_session" not in c.cookies
+        cross = c.post("/dashboard/login", data={"token": "admin-token"}, headers={"Sec-Fetch-Site": "cross-site"})
+        assert cross.status_code == 403 and "errands_session" not in c.cookies
+        ok = c.post("/dashboard/login", data={"token": "admin-token"})
+        assert ok.status_code == 303 and "admin-token" not in ok.headers["set-cookie"]
+        assert "HttpOnly" in ok.headers["set-cookie"] and "SameSite=strict" in ok.headers["set-cookie"]
+        page = c.get(f"/dashboard/jobs/{job.id}")
+        assert page.status_code == 200 and "/cancel" in page.text and "Sign out" in page.text
+        token = csrf_of(c, f"/dashboard/jobs/{job.id}")
+        assert c.post(f"/dashboard/jobs/{job.id}/cancel", data={"csrf": token, "confirm": "yes"}).status_code == 303
+        assert read_only.errands.get(job.id).state is State.CANCELLED
+        forged = c.cookies["errands_session"].split(".")[0] + "." + "0" * 64
+        c.cookies.set("errands_session", forged)
+        assert c.get("/dashboard/").status_code == 401

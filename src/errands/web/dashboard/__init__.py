@@ -8,7 +8,9 @@ Pages: pages.py; actions: actions.py; bulk runs: bulk.py; formatting: present.py
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -23,7 +25,7 @@ from ...errors import ErrandsError, JobNotFound, StoreError
 from ..auth import AuthCheck, AuthPolicy, Denied
 from .actions import NOTICES, Actions
 from .bulk import BulkRunner
-from .guard import Guard, Viewer, secure
+from .guard import SESSION_COOKIE, SESSION_TTL, Guard, Viewer, check_origin, check_post, read_form, secure
 from .pages import MAX_ID, Pages
 from .present import environment
 
@@ -53,6 +55,8 @@ def dashboard_routes(errands: Errands, policy: AuthPolicy, open_stream: OpenStre
             Route("/bulk", page(actions.bulk_start), methods=["POST"]),
             Route("/bulk/{run_id}", page(pages.bulk_run)),
             Route("/workers", page(pages.workers)),
+            Route("/login", board.sign_in, methods=["GET", "POST"]),
+            Route("/logout", page(board.sign_out), methods=["POST"]),
             Route("/events", page(board.stream)),
             Route(f"{job}/events", page(board.stream)),
             Mount("/static", app=StaticFiles(directory=str(STATIC))),
@@ -91,6 +95,37 @@ class Dashboard:
                 return error_page(request, who, exc, self.env)
 
         return endpoint
+
+    async def sign_in(self, request: Request) -> Response:
+        """A form for the admin token, for browsers on other hosts (they cannot send a bearer
+        header): it sets a signed session cookie, never the token itself."""
+        base = request.scope.get("root_path", "")
+        status, message = 200, None
+        try:
+            if request.method == "POST":
+                check_origin(request)
+                form = await read_form(request)
+                token = form.get("token")
+                session = self.guard.new_session(time.time())
+                if session is not None and isinstance(token, str) and self.guard.policy.is_admin_token(token):
+                    response = RedirectResponse(f"{base}/", status_code=303)
+                    response.set_cookie(SESSION_COOKIE, session, max_age=SESSION_TTL, path=base or "/", httponly=True,
+                                        samesite="strict", secure=request.url.scheme == "https")
+                    return secure(response, None, base)
+                status, message = 401, "That is not the admin token."
+        except Denied as exc:
+            return error_page(request, None, exc, self.env)
+        html = self.env.get_template("login.html").render(
+            base=base, viewer=None, notice=None, poll=0, stream="", page="", message=message,
+            enabled=self.guard.policy.token is not None)
+        return secure(HTMLResponse(html, status_code=status), None, base)
+
+    async def sign_out(self, request: Request, who: Viewer) -> Response:
+        await check_post(request, replace(who, can_act=True))
+        base = request.scope.get("root_path", "")
+        response = RedirectResponse(f"{base}/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path=base or "/")
+        return secure(response, None, base)
 
     async def stream(self, request: Request, who: Viewer) -> Response:
         """The API's event streams (all jobs, or one), for the dashboard's viewers."""
