@@ -16,16 +16,16 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import notify
-from .backoff import Backoff
+from .backoff import Backoff, pauses
 from .codec import to_json
 from .errors import BadArguments, UnknownTask, WaitTimeout
+from .follow_tokens import load_secret, make_token
 from .job import Job, JobEvent, JobFile, NewJob, State
 from .notify import tasks as notify_tasks
 from .options import check_options
 from .settings import Settings
 from .stores import DEFAULT_URL, Store, open_store
 from .task import Task, TaskOptions
-from .follow_tokens import load_secret, make_token
 
 if TYPE_CHECKING:
     from .worker import Worker, WorkerConfig
@@ -241,16 +241,14 @@ class Errands:
     def wait(self, job_id: int, timeout: float | None = None, poll: float = 0.05) -> Job:
         """Block until the job finishes and return it; WaitTimeout after `timeout` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.005
-        while True:
+        for delay in pauses(0.005, poll):
             job = self.store.get(job_id)
             if job.finished:
                 return job
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimeout(f"job {job_id} is still {job.state.value} after {timeout}s")
-            pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
-            time.sleep(pause)
-            delay = min(poll, delay * 2)
+            time.sleep(delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic())))
+        raise AssertionError("unreachable: pauses() never ends")
 
     def cancel(self, job_id: int) -> Job:
         """Cancel a waiting job at once; a running job is asked to stop (it ends
@@ -335,12 +333,11 @@ class Errands:
     async def wait_async(self, job_id: int, timeout: float | None = None, poll: float = 0.05) -> Job:
         """Like `wait`, without holding a thread while it waits."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.005
-        while True:
+        for delay in pauses(0.005, poll):
             job = await self.get_async(job_id)
             if job.finished:
                 return job
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimeout(f"job {job_id} is still {job.state.value} after {timeout}s")
             await asyncio.sleep(delay)
-            delay = min(poll, delay * 2)
+        raise AssertionError("unreachable: pauses() never ends")

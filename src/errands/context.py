@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .backoff import pauses
 from .codec import to_json
 from .errors import BadArguments, JobCancelled, JobInterrupt, LeaseLost, StoreError
 from .job import Job, Progress
@@ -117,8 +118,7 @@ class JobContext:
         """Run a fenced write, retrying store errors with backoff for as long as the lease
         could still be ours; past that the job is presumed taken over (False)."""
         give_up = time.monotonic() + self.job.lease_seconds
-        delay = 0.05
-        while True:
+        for delay in pauses(0.05, 2.0):
             try:
                 return write()
             except StoreError as exc:
@@ -126,7 +126,7 @@ class JobContext:
                     return False
                 log.warning("job %s: store write failed, retrying in %.2fs: %s", self.job_id, delay, exc)
                 time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable: pauses() never ends")
 
     def save_file(self, name: str, data: bytes | str | Path, content_type: str | None = None) -> None:
         """Store a result file (bytes, text, or the path of a file to read). Saving a name

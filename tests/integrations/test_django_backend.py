@@ -173,7 +173,7 @@ def test_settings_configure_the_app(defs: ModuleType, jobs: Errands, tmp_path: P
     with override_settings(ERRANDS={"URL": url, "LEASSE": 3}), pytest.raises(ImproperlyConfigured, match="LEASSE"):
         get_app()
     with override_settings(ERRANDS={"APP": "tests.integrations.test_django_backend:BACKEND"}):
-        with pytest.raises(ImproperlyConfigured, match="does not name an Errands app"):
+        with pytest.raises(ImproperlyConfigured, match="is not an Errands app"):
             get_app()
     with override_settings(ERRANDS={"APP": "no_such_module.jobs:jobs"}):
         with pytest.raises(ImproperlyConfigured, match="no_such_module"):

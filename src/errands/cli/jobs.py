@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import BadArguments
-from ..job import Job, State
+from ..job import FINISHED, Job, State
 from ..options import EnqueueOptions
 from ..stores import open_store
 from .loading import app_options, parse_duration, resolve
@@ -195,7 +195,7 @@ def retry(job_id: int, app_ref: str | None, url: str | None) -> None:
 def purge(older_than: str, states: tuple[str, ...], app_ref: str | None, url: str | None) -> None:
     """Delete finished jobs (with their history and files) older than AGE."""
     app = resolve(app_ref, url)
-    chosen = [State(s) for s in states] or [State.SUCCEEDED, State.FAILED, State.CANCELLED]
+    chosen = [State(s) for s in states] or sorted(FINISHED)
     removed = app.purge(parse_duration(older_than), chosen)
     click.echo(f"purged {removed} job(s)")
 

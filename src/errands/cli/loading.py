@@ -18,21 +18,25 @@ from ..stores import require_existing
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def load_app(reference: str) -> Errands:
-    module_name, _, attr = reference.partition(":")
+def load_app(reference: str, what: str = "--app") -> Errands:
+    """`module:attr` (or `module.attr`) -> the Errands app it names, imported from the working
+    folder too; ConfigError in one line, prefixed with `what`, when it cannot be had."""
+    module_name, sep, attr = reference.partition(":")
+    if not sep:
+        module_name, _, attr = reference.rpartition(".")
     if not module_name or not attr:
-        raise ConfigError(f"--app {reference!r}: use module:attribute, e.g. myproject.jobs:app")
+        raise ConfigError(f"{what} {reference!r}: use module:attribute, e.g. myproject.jobs:app")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"--app {reference!r}: cannot import {module_name!r}: {exc}") from None
+        raise ConfigError(f"{what} {reference!r}: cannot import {module_name!r}: {exc}") from None
     except Exception as exc:  # the user's module failed while it ran: say where, in one line
-        raise ConfigError(f"--app {reference!r}: importing {module_name!r} failed: {describe_failure(exc)}") from None
+        raise ConfigError(f"{what} {reference!r}: importing {module_name!r} failed: {describe_failure(exc)}") from None
     app = getattr(module, attr, None)
     if not isinstance(app, Errands):
-        raise ConfigError(f"--app {reference!r}: {module_name}.{attr} is not an Errands app")
+        raise ConfigError(f"{what} {reference!r}: {module_name}.{attr} is not an Errands app")
     return app
 
 

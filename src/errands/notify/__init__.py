@@ -29,7 +29,7 @@ def normalize(spec: Mapping[str, Any] | None) -> dict[str, Any] | None:
         raise BadArguments(f"notify: unknown key(s) {sorted(unknown)}; use email, webhook and on")
     emails = _as_list(spec.get("email"), "email")
     hooks = _as_list(spec.get("webhook"), "webhook")
-    on = _as_list(spec.get("on"), "on") or [s.value for s in (State.SUCCEEDED, State.FAILED, State.CANCELLED)]
+    on = _as_list(spec.get("on"), "on") or [s.value for s in sorted(FINISHED)]
     for address in emails:
         if "@" not in address or any(c in address for c in "\r\n"):
             raise BadArguments(f"notify: {address!r} is not an email address")

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ..errors import ConfigError, InvalidTransition, JobNotFound, StoreBusy
-from ..job import Job, JobEvent, JobFile, NewJob, Outcome, Progress, State
+from ..job import FINISHED, Job, JobEvent, JobFile, NewJob, Outcome, Progress, State
 from .aftermath import WAITING_FOR_PARENT, FollowUps, after_finish
 from .records import Row, event_from_row, file_from_row, job_from_row
 from .values import Activity, ChangeWatcher, LeaseReport, Rescue, Tx, Unserved, WorkerInfo, event, unserved_reason
@@ -282,7 +282,7 @@ class Store(abc.ABC):
         events = []
         for index in sorted(range(len(outcomes)), key=lambda i: outcomes[i].job_id):
             o = outcomes[index]
-            finished = o.state in (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+            finished = o.state in FINISHED
             p = o.progress or Progress()
             err = o.error
             settled = tx.rows(

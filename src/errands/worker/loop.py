@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from ..backoff import pauses
 from ..context import JobContext
 from ..errors import StoreError, UnknownTask, WorkerShutdown
 from ..job import Job, JobError, Outcome, State
@@ -131,8 +132,7 @@ class Worker:
 
     def _retry_store(self, what: str, write: Callable[[], None]) -> None:
         """Retry a store call with backoff until it succeeds or the worker is stopped."""
-        delay = 0.05
-        while True:
+        for delay in pauses(0.05, 5.0):
             try:
                 return write()
             except StoreError as exc:
@@ -140,13 +140,12 @@ class Worker:
                     raise
                 log.warning("could not %s, retrying in %.2fs: %s", what, delay, exc)
                 self._stopping.wait(delay)
-                delay = min(delay * 2, 5.0)
 
     # -- claiming ---------------------------------------------------------------
 
     def _claim_loop(self) -> None:
         watcher = self._watcher = self.store.watch()
-        delay = 0.05
+        delays = pauses(0.05, 5.0)
         idle = False
         try:
             while not self._stopping.is_set():
@@ -158,11 +157,11 @@ class Worker:
                     # idle workers do not all queue for the lock on every commit anywhere.
                     ready = not idle or self.store.has_ready(self.config.queues, self.tasks)
                     jobs = self._settle_and_claim(free) if ready else []
-                    delay = 0.05
+                    delays = pauses(0.05, 5.0)
                 except StoreError as exc:
+                    delay = next(delays)
                     log.warning("claim failed, retrying in %.2fs: %s", delay, exc)
                     self._stopping.wait(delay)
-                    delay = min(delay * 2, 5.0)
                     continue
                 for job in jobs:
                     self._dispatch(job)

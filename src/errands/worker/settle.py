@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
+from ..backoff import pauses
 from ..errors import StoreError
 from ..job import JobError, Outcome, State
 from ..stores.base import Store
@@ -98,7 +99,7 @@ class Settler:
                 self._record(batch)
 
     def _record(self, batch: list[Outcome]) -> None:
-        delay = 0.05
+        delays = pauses(0.05, 1.0)
         while True:
             try:
                 accepted = self._store.settle(batch)
@@ -107,9 +108,9 @@ class Settler:
                 # Keep the outcomes: a lease token makes a retried settle safe. Retry at least
                 # every second: after an outage the outcome must land before the leader, which
                 # waits one lease once the store is back, can rescue the job (5 s is common).
+                delay = next(delays)
                 log.warning("could not record %d outcome(s), retrying in %.2fs: %s", len(batch), delay, exc)
                 self._wake.wait(delay)
-                delay = min(delay * 2, 1.0)
             except Exception:  # a value the store refused (a bug, not an outage): the batch would fail again
                 log.exception("could not record %d outcome(s); recording each alone", len(batch))
                 accepted = [self._record_alone(o) for o in batch]

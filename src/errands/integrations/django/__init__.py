@@ -7,7 +7,6 @@ command `errands_worker`, and `backend.ErrandsBackend` for Django's Tasks framew
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import threading
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from django.core.signals import setting_changed
 from django.db import close_old_connections
 
 from ...app import Errands
+from ...cli.loading import load_app as cli_load_app
+from ...errors import ConfigError
 from ...settings import Settings
 from ..wrapping import F, WrappingErrands, run_inside
 from .conf import errands_settings
@@ -94,17 +95,11 @@ class ProjectApp:
 
 
 def load_app(reference: str) -> Errands:
-    """`module:attr` or `module.attr` -> the Errands app it names."""
-    module_name, sep, attr = reference.partition(":")
-    if not sep:
-        module_name, _, attr = reference.rpartition(".")
+    """`module:attr` or `module.attr` -> the Errands app it names, as `errands --app` finds it."""
     try:
-        found = getattr(importlib.import_module(module_name), attr, None) if module_name else None
-    except ImportError as exc:
-        raise ImproperlyConfigured(f'settings.ERRANDS["APP"] = {reference!r}: {exc}') from None
-    if not isinstance(found, Errands):
-        raise ImproperlyConfigured(f'settings.ERRANDS["APP"] = {reference!r} does not name an Errands app')
-    return found
+        return cli_load_app(reference, what='settings.ERRANDS["APP"] =')
+    except ConfigError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 
 
 def install_django_tasks(app: Errands) -> None:
