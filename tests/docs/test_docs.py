@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 from types import CodeType
 
 import pytest
+
+from errands.settings import Settings
 
 from .blocks import PAGES, ROOT, Block, blocks
 
@@ -58,3 +61,9 @@ def test_bash_blocks_are_valid_bash(page: Path) -> None:
     for block in blocks(page, "bash"):
         done = subprocess.run(["bash", "-n"], input=block.code, capture_output=True, text=True)
         assert done.returncode == 0, f"{block.where}: {done.stderr}"
+
+
+def test_every_setting_is_in_the_configuration_page() -> None:
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    missing = [f.name for f in fields(Settings) if f"`ERRANDS_{f.name.upper()}`" not in page]
+    assert not missing, f"docs/configuration.md does not list: {missing}"
