@@ -7,6 +7,7 @@ Only connection handling lives here; the job logic is in `base.Store`.
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -47,11 +48,24 @@ def translate_error(exc: sqlite3.Error, path: str) -> StoreError:
         return StoreBusy(
             f"the database {path} stayed locked by another process longer than the busy timeout; try again"
         )
+    if ("readonly" in text or "disk I/O error" in text) and read_only_disk(path):
+        return StoreError(f"the database {path} is read-only: its disk refuses writes (mounted read-only?); "
+                          "nothing was written")
     if "readonly" in text:
         return StoreError(f"the database {path} is read-only: check the file's and its folder's permissions")
     if "full" in text:
         return StoreError(f"the disk holding {path} is full: free space, then try again (nothing was written)")
     return StoreError(f"SQLite error on {path}: {text}")
+
+
+def read_only_disk(path: str) -> bool:
+    """Whether the file's disk refuses writes now: SQLite reports only "disk I/O error"
+    when a disk is remounted read-only under connections already open."""
+    try:
+        os.close(os.open(path, os.O_RDWR))
+    except OSError as exc:
+        return exc.errno == errno.EROFS
+    return False
 
 
 class _Tx:
@@ -118,6 +132,9 @@ class SQLiteStore(Store):
             raise ConfigError(f"cannot create the database {self.path}: the folder {folder} does not exist")
         target = Path(self.path) if Path(self.path).exists() else folder
         if not os.access(target, os.W_OK):
+            if target.is_file() and read_only_disk(str(target)):
+                raise ConfigError(f"cannot write the database {self.path}: its disk is read-only, the file is not "
+                                  "writable")
             raise ConfigError(f"cannot write the database {self.path}: {target} is not writable by this user")
 
     def _connect(self) -> sqlite3.Connection:
@@ -169,8 +186,22 @@ class SQLiteStore(Store):
                 if isinstance(exc, sqlite3.Error):
                     raise translate_error(exc, self.path) from exc
                 raise
+        except StoreError as exc:
+            if getattr(exc.__cause__, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+                self._forget(conn)
+            raise
         finally:
             self._write_lock.release()
+
+    def _forget(self, conn: sqlite3.Connection) -> None:
+        """Drop this thread's connection: one opened while the disk was read-only stays read-only
+        for ever (SQLite falls back to reading), so the next write opens a fresh one."""
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        conn.close()
 
     def _begin_immediate(self, conn: sqlite3.Connection) -> None:
         """Take the write lock, retrying every fraction of a millisecond while another process
@@ -207,6 +238,8 @@ class SQLiteStore(Store):
                 conn.execute("ROLLBACK")
             finally:
                 conn.close()
+            if read_only_disk(self.path):  # in WAL mode taking the lock writes nothing: ask the disk
+                raise StoreError(f"the database {self.path} is read-only: its disk refuses writes")
         except sqlite3.Error as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 return
