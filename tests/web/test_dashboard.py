@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -343,3 +344,22 @@ def test_signing_in_with_the_admin_token_opens_the_dashboard(read_only: LiveServ
         forged = c.cookies["errands_session"].split(".")[0] + "." + "0" * 64
         c.cookies.set("errands_session", forged)
         assert c.get("/dashboard/").status_code == 401
+
+
+def test_a_time_range_keeps_only_jobs_created_in_it(store_url: str) -> None:
+    app = Errands(store_url)
+
+    @app.task(name="t")
+    def t(ctx: JobContext) -> None: ...
+
+    ids = []
+    for _ in range(3):
+        ids.append(app.enqueue("t", {}).id)
+        time.sleep(0.05)  # creation times apart by more than datetime's rounding
+    first, middle, last = ids
+    at = {j: app.get(j).created_at.timestamp() for j in ids}
+    between = reads.JobFilter(since=(at[first] + at[middle]) / 2, until=(at[middle] + at[last]) / 2)
+    assert [j.id for j in reads.find_jobs(app.store, between).jobs] == [middle]
+    after_first = reads.JobFilter(since=(at[first] + at[middle]) / 2)
+    assert [j.id for j in reads.find_jobs(app.store, after_first).jobs] == [last, middle]
+    app.close()

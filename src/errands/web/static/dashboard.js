@@ -59,6 +59,19 @@ function refreshSoon(delay) {
   if (refreshTimer === null) refreshTimer = setTimeout(refresh, delay);
 }
 
+function visibleJobs() {
+  return [...document.querySelectorAll("[data-job]")].map((row) => Number(row.dataset.job));
+}
+
+function concerns(event) {
+  // The jobs list redraws for its own rows, and on its first page for jobs newer than them.
+  if (!document.getElementById("jobs")) return true;
+  const shown = visibleJobs();
+  if (shown.includes(event.job_id)) return true;
+  const firstPage = !new URL(location.href).searchParams.has("before");
+  return firstPage && event.kind === "state" && event.job_id > Math.max(0, ...shown);
+}
+
 function moveProgress(event) {
   const data = event.data || {};
   for (const box of document.querySelectorAll(`[data-progress="${event.job_id}"]`)) {
@@ -88,13 +101,11 @@ function onEvent(message) {
   }
   if (event.kind === "progress") {
     moveProgress(event);
-    if (!document.querySelector(`[data-progress="${event.job_id}"]`) && document.querySelector("[data-job]")) {
-      refreshSoon(1000);
-    }
     return;
   }
-  // The overview is a summary: fold bursts of changes into one refresh every few seconds.
-  refreshSoon(document.getElementById("overview") ? 2000 : 300);
+  if (!concerns(event)) return;
+  // Summaries (overview, workers) fold bursts of changes into one redraw every few seconds.
+  refreshSoon(document.getElementById("jobs") || document.getElementById("job") ? 500 : 3000);
 }
 
 function startPolling(reason) {
@@ -245,3 +256,6 @@ document.addEventListener("submit", confirmFirst);
 setupKeys();
 setupBulkPolling();
 follow();
+if (document.getElementById("overview") || document.getElementById("workers")) {
+  setInterval(() => refreshSoon(0), 15000); // ages and heartbeats move on even when no job does
+}
