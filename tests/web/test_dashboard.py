@@ -8,12 +8,15 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from errands import Errands, JobContext, State, WorkerConfig
+from errands.job import JobEvent
 from errands.stores import dashboard as reads
+from errands.web.dashboard.pages import timeline
 from tests.web.conftest import LiveServer, RemoteHost, define_tasks, serve, wait_for
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -363,3 +366,17 @@ def test_a_time_range_keeps_only_jobs_created_in_it(store_url: str) -> None:
     after_first = reads.JobFilter(since=(at[first] + at[middle]) / 2)
     assert [j.id for j in reads.find_jobs(app.store, after_first).jobs] == [last, middle]
     app.close()
+
+
+def test_the_timeline_names_the_worker_of_each_run() -> None:
+    def ev(i: int, kind: str, state: State | None = None, **data: object) -> JobEvent:
+        return JobEvent(i, 1, datetime.now(UTC), kind, state, data or None)
+
+    events = [ev(1, "state", State.QUEUED), ev(2, "state", State.RUNNING, worker="w1", attempt=1),
+              ev(3, "progress", None, current=1), ev(4, "rescued", None, worker_losses=1),
+              ev(5, "state", State.QUEUED, reason="lease expired"), ev(6, "state", State.RUNNING, worker="w2"),
+              ev(7, "log", None, message="hi"), ev(8, "state", State.SUCCEEDED, runtime=1.0)]
+    rows, progress = timeline(events)
+    assert progress == 1
+    assert [(r.event.id, r.worker) for r in rows] == [(1, None), (2, "w1"), (4, "w1"), (5, None), (6, "w2"),
+                                                      (7, "w2"), (8, "w2")]

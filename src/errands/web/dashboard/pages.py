@@ -16,8 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...app import Errands
+from ...errors import JobNotFound
 from ...job import JobEvent, State
 from ...stores import dashboard as reads
+from ...stores.base import Store
 from ...stores.values import LIVE_WITHIN
 from ..auth import Denied
 from .bulk import BulkRunner
@@ -121,7 +123,7 @@ class Pages:
         self.bulk = bulk
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self.errands.store
 
     async def overview(self, request: Request, viewer: Viewer) -> Response:
@@ -151,7 +153,7 @@ class Pages:
     def _maybe_job(self, job_id: int) -> Any:
         try:
             return self.store.get(job_id)
-        except Exception:  # noqa: BLE001 - not found (or unreadable): no exact match to show
+        except JobNotFound:
             return None
 
     async def job(self, request: Request, viewer: Viewer) -> Response:
