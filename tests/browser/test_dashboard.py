@@ -257,3 +257,20 @@ def test_the_jobs_list_and_overview_follow_new_jobs_live(board: Board, page: Pag
     app.enqueue("export", {"rows": 1})
     expect(succeeded).to_have_text("2", timeout=30_000)
     assert page.evaluate("window.__notReloaded") is True
+
+
+def test_the_keyboard_reaches_everything(board: Board, page: Page) -> None:
+    job = board.errands.enqueue("export", {"rows": 1}, delay=3600).id
+    page.goto(f"{board.url}/jobs")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "search"
+    page.keyboard.type(str(job))
+    page.keyboard.press("Enter")
+    expect(page.locator(".exact")).to_contain_text(f"#{job}")
+    page.goto(f"{board.url}/jobs/{job}")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator("button:text('Cancel')").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".job-head .state")).to_have_text("cancelled")
