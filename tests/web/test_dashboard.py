@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from errands import Errands, JobContext, State, WorkerConfig
 from errands.job import JobEvent
@@ -380,3 +382,27 @@ def test_the_timeline_names_the_worker_of_each_run() -> None:
     assert progress == 1
     assert [(r.event.id, r.worker) for r in rows] == [(1, None), (2, "w1"), (4, "w1"), (5, None), (6, "w2"),
                                                       (7, "w2"), (8, "w2")]
+
+
+def test_mounted_under_a_prefix_every_link_keeps_it(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ERRANDS_SECRET", "test-secret")
+    app = Errands(store_url)
+    define_tasks(app)
+    job = app.enqueue("export", {"rows": 1}, delay=3600)
+    server, url = serve(Starlette(routes=[Mount("/errands", app=app.asgi())]))
+    try:
+        with httpx.Client(base_url=url) as c:
+            page = c.get(f"/errands/dashboard/jobs/{job.id}")
+            assert page.status_code == 200
+            assert 'href="/errands/dashboard/static/dashboard.css"' in page.text
+            assert f'action="/errands/dashboard/jobs/{job.id}/cancel"' in page.text
+            assert 'data-base="/errands/dashboard"' in page.text
+            assert c.get("/errands/dashboard/static/dashboard.js").status_code == 200
+            token = CSRF.search(page.text)
+            assert token is not None
+            done = c.post(f"/errands/dashboard/jobs/{job.id}/cancel", data={"csrf": token.group(1), "confirm": "yes"})
+            assert done.headers["location"] == f"/errands/dashboard/jobs/{job.id}?notice=cancelled"
+        assert app.get(job.id).state is State.CANCELLED
+    finally:
+        server.should_exit = True
+        app.close()
