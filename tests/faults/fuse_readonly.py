@@ -191,7 +191,7 @@ def read_only_switch(root: Path) -> Iterator[ReadOnlySwitch]:
         deadline = time.monotonic() + 30
         while not os.path.ismount(mount):
             if child.poll() is not None or time.monotonic() > deadline:
-                reason = log.read_text().strip()[-500:] or "no output"
+                reason = (log.read_text().strip().splitlines() or ["no output"])[-1][-300:]
                 raise FuseUnavailable(f"cannot mount a FUSE file system: {reason}")
             time.sleep(0.05)
         yield ReadOnlySwitch(mount, switch)
