@@ -25,6 +25,7 @@ import httpx
 import uvicorn
 
 from errands import Errands
+from errands.web import create_app
 from tests.web.conftest import free_port
 
 DAYS = 30
@@ -116,7 +117,7 @@ def pages(jobs: int) -> list[tuple[str, str]]:
 
 def serve(app: Errands) -> tuple[uvicorn.Server, str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app.asgi(), host="127.0.0.1", port=port, log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(create_app(app), host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="off"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from errands import Errands, JobContext, State
 from errands.errors import BadArguments
 from errands.task import Task
+from errands.web import create_app
 from tests.conftest import drain, errands_cli
 from tests.web.conftest import LiveServer, serve
 
@@ -187,7 +188,7 @@ def server(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServ
     monkeypatch.setenv("ERRANDS_SECRET", "test-secret")
     app = Errands(store_url)
     define(app)
-    uvicorn_server, url = serve(app.asgi())
+    uvicorn_server, url = serve(create_app(app))
     yield LiveServer(app, url, uvicorn_server)
     uvicorn_server.should_exit = True
     app.close()

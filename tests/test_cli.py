@@ -130,3 +130,12 @@ def test_an_app_module_that_fails_at_import_gives_one_clear_line(tmp_path: Path,
         done = errands_cli(*command, cwd=tmp_path, env={"ERRANDS_URL": f"sqlite:///{tmp_path / 'x.db'}"})
         assert done.returncode == 2 and done.stdout == ""
         assert len(done.stderr.splitlines()) == 1 and message in done.stderr, done.stderr
+
+
+def test_a_url_that_differs_from_the_apps_store_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    done = errands_cli("enqueue", "add", "--args", '{"a": 1, "b": 2}', "--app", "tests.apps.basic:app",
+                       "--url", f"sqlite:///{other}", env={"ERRANDS_URL": f"sqlite:///{tmp_path / 'app.db'}"})
+    assert done.returncode == 2, done.stderr
+    assert "differs from the store of --app" in done.stderr and "Traceback" not in done.stderr
+    assert not other.exists()

@@ -15,6 +15,7 @@ from errands.job import JobError, NewJob, Outcome
 from errands.stores import Store, open_store
 from errands.stores.base import WorkerInfo
 from errands.stores.sqlfiles import load_queries
+from errands.web import create_app
 from tests.apps import fleet_a, fleet_b
 from tests.conftest import errands_cli, spawn_worker, wait_until
 from tests.web.conftest import serve
@@ -164,7 +165,7 @@ def test_a_job_no_live_worker_knows_waits_and_says_why(store_url: str, tmp_path:
         assert json.loads(as_json.stdout)["waiting_reason"] == reason
         assert "waiting" not in errands_cli("status", str(done.id), "--url", store_url).stdout
 
-        server, url = serve(app.asgi())
+        server, url = serve(create_app(app))
         try:
             with httpx.Client(base_url=url, timeout=30) as client:
                 assert client.get(f"/api/jobs/{waiting.id}").json()["waiting_reason"] == reason

@@ -287,13 +287,6 @@ class Errands:
             self._secret = load_secret()
         return self._secret
 
-    def asgi(self, **options: Any) -> Any:
-        """The HTTP API as an ASGI app (Starlette): mount it, or run it with `errands serve`.
-        Options are those of `errands.web.create_app`."""
-        from .web import create_app
-
-        return create_app(self, **options)
-
     # -- workers ------------------------------------------------------------------
 
     def worker(self, config: WorkerConfig | None = None) -> Worker:

@@ -6,7 +6,7 @@ Worker settings (queues, concurrency, grace) live in `worker.config`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from .errors import ConfigError
 
@@ -32,6 +32,7 @@ class Settings:
     progress_interval: float = 0.5  # at most one progress write per job per interval
     base_url: str | None = None  # where the HTTP API is reachable, for links in notifications
     smtp_url: str | None = None  # smtp://user:password@host:port?starttls=1&from=... for email notifications
+    token: str | None = field(default=None, repr=False)  # bearer token of the HTTP API and dashboard admins
     webhook_secret: str | None = None  # HMAC key for webhook signatures (default: ERRANDS_SECRET)
     webhook_hosts: str | None = None  # hosts webhooks given over HTTP may call: "hooks.example.com,*.example.org"
     email_subject: str = "[errands] job {id} ({task}) {state}"
@@ -48,17 +49,17 @@ class Settings:
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        for field in fields(cls):
-            raw = env.get(f"ERRANDS_{field.name.upper()}")
+        for setting in fields(cls):
+            raw = env.get(f"ERRANDS_{setting.name.upper()}")
             if raw is None:
                 continue
-            if str(field.type).startswith("str"):
-                values[field.name] = raw
+            if str(setting.type).startswith("str"):
+                values[setting.name] = raw
                 continue
-            kind = int if field.type == "int" else float
+            kind = int if setting.type == "int" else float
             try:
-                values[field.name] = kind(raw)
+                values[setting.name] = kind(raw)
             except ValueError:
-                raise ConfigError(f"ERRANDS_{field.name.upper()}={raw!r} is not a number") from None
+                raise ConfigError(f"ERRANDS_{setting.name.upper()}={raw!r} is not a number") from None
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Dialog, Page, Route, expect
 
 from errands import Errands, JobContext, State, WorkerConfig
+from errands.web import create_app
 from tests.browser.conftest import screenshot
 from tests.web.conftest import serve, wait_for
 
@@ -53,7 +54,7 @@ def board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Board]:
     app = Errands(f"sqlite:///{tmp_path / 'board.db'}")
     healthy = threading.Event()
     define_tasks(app, healthy)
-    server, url = serve(app.asgi(poll_interval=0.05))
+    server, url = serve(create_app(app, poll_interval=0.05))
     worker = app.start_worker(WorkerConfig(concurrency=4, idle_wait=0.05))
     yield Board(app, f"{url}/dashboard", healthy)
     worker.stop(now=True)

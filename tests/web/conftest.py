@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 
 from errands import Errands, JobContext, WorkerConfig
+from errands.web import create_app
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -70,7 +71,7 @@ def live(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer
     monkeypatch.setenv("ERRANDS_SECRET", "test-secret")
     app = Errands(store_url)
     define_tasks(app)
-    server, url = serve(app.asgi(poll_interval=0.02))
+    server, url = serve(create_app(app, poll_interval=0.02))
     yield LiveServer(app, url, server)
     server.should_exit = True
     app.close()

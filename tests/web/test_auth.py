@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from errands import Errands
+from errands.web import create_app
 from tests.conftest import drain
 from tests.web.conftest import RemoteHost, define_tasks, serve
 
@@ -23,7 +24,7 @@ def guarded(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[E
     monkeypatch.setenv("ERRANDS_SECRET", "test-secret")
     app = Errands(store_url)
     define_tasks(app)
-    server, url = serve(app.asgi(token=TOKEN, trust_loopback=False,
+    server, url = serve(create_app(app, token=TOKEN, trust_loopback=False,
                                  auth=lambda request: request.headers.get("x-user") == "ops"))
     yield app, url
     server.should_exit = True
@@ -48,7 +49,7 @@ def test_trust_loopback_can_be_turned_off_from_the_environment(store_url: str,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ERRANDS_TRUST_LOOPBACK", "0")
     app = Errands(store_url)
-    server, url = serve(app.asgi())
+    server, url = serve(create_app(app))
     try:
         assert httpx.get(f"{url}/api/jobs").status_code == 401
     finally:
@@ -98,7 +99,7 @@ def test_a_caller_on_another_host_needs_a_token(store_url: str, remote_host: Rem
     app = Errands(store_url)
     define_tasks(app)
     job = app.enqueue("export", {"rows": 1})
-    server, url = serve(app.asgi(), host=remote_host.address)  # the default policy: loopback is trusted
+    server, url = serve(create_app(app), host=remote_host.address)  # the default policy: loopback is trusted
     try:
         code = f"""
 import httpx, json

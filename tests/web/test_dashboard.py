@@ -18,6 +18,7 @@ from starlette.routing import Mount
 from errands import Errands, JobContext, State, WorkerConfig
 from errands.job import JobEvent
 from errands.stores import dashboard as reads
+from errands.web import create_app
 from errands.web.dashboard.pages import timeline
 from tests.web.conftest import LiveServer, RemoteHost, define_tasks, serve, wait_for
 
@@ -116,7 +117,7 @@ def read_only(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveS
     def viewer(request: object) -> bool:
         return getattr(request, "headers", {}).get("x-viewer") == "yes"
 
-    server, url = serve(app.asgi(trust_loopback=False, token="admin-token", dashboard_viewer=viewer))
+    server, url = serve(create_app(app, trust_loopback=False, token="admin-token", dashboard_viewer=viewer))
     yield LiveServer(app, url, server)
     server.should_exit = True
     app.close()
@@ -283,7 +284,7 @@ def test_a_browser_on_another_host_needs_credentials(store_url: str, remote_host
     app = Errands(store_url)
     define_tasks(app)
     job = app.enqueue("export", {"rows": 1})
-    server, url = serve(app.asgi(token="remote-admin"), host=remote_host.address)
+    server, url = serve(create_app(app, token="remote-admin"), host=remote_host.address)
     try:
         code = f"""
 import httpx, json
@@ -389,7 +390,7 @@ def test_mounted_under_a_prefix_every_link_keeps_it(store_url: str, monkeypatch:
     app = Errands(store_url)
     define_tasks(app)
     job = app.enqueue("export", {"rows": 1}, delay=3600)
-    server, url = serve(Starlette(routes=[Mount("/errands", app=app.asgi())]))
+    server, url = serve(Starlette(routes=[Mount("/errands", app=create_app(app))]))
     try:
         with httpx.Client(base_url=url) as c:
             page = c.get(f"/errands/dashboard/jobs/{job.id}")

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from errands import Errands, JobContext, State
+from errands.web import create_app
 from tests.conftest import drain, sqlite_url
 from tests.web.conftest import LiveServer, define_tasks, serve, wait_for
 
@@ -29,7 +30,7 @@ def sqlite_server(path: Path, **options: object) -> tuple[Errands, str, object]:
     app = Errands(f"sqlite:///{path}")
     define_tasks(app)
     app.enqueue("export", {"rows": 1})
-    server, url = serve(app.asgi(**options))
+    server, url = serve(create_app(app, **options))
     return app, url, server
 
 
@@ -92,7 +93,7 @@ def test_a_sqlite_store_busy_writing_is_healthy_at_once(tmp_path: Path) -> None:
 def test_a_postgres_store_that_does_not_answer_is_unhealthy_after_the_deadline(postgres_url: str) -> None:
     app = Errands(postgres_url)
     define_tasks(app)
-    server, url = serve(app.asgi(health_timeout=0.5))
+    server, url = serve(create_app(app, health_timeout=0.5))
     locker = psycopg.connect(postgres_url, autocommit=True)
     try:
         assert health(url).status_code == 200
@@ -113,7 +114,7 @@ def test_metrics_count_from_the_start_of_the_app_not_the_first_scrape(store_url:
     app = Errands(store_url)
     define_tasks(app)
     app.enqueue("export", {"rows": 1})  # before the app: not counted
-    server, url = serve(app.asgi())
+    server, url = serve(create_app(app))
     try:
         for rows in (1, 2, 3):
             app.enqueue("export", {"rows": rows})
@@ -157,7 +158,7 @@ def files_app(tmp_path: Path) -> Errands:
 def test_downloads_are_not_sniffed_and_non_ascii_names_use_rfc_5987(files_app: Errands) -> None:
     job = files_app.enqueue("report")
     drain(files_app)
-    server, url = serve(files_app.asgi())
+    server, url = serve(create_app(files_app))
     try:
         with httpx.Client(base_url=f"{url}/api/jobs/{job.id}/files") as c:
             named = c.get("/résumé 1.csv")

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from errands import Errands, Settings
+from errands.web import create_app
 from tests.web.conftest import LiveServer, define_tasks, serve
 
 JSON = {"content-type": "application/json"}
@@ -61,7 +62,7 @@ def test_ids_and_numbers_no_store_can_hold_get_a_json_4xx(live: LiveServer) -> N
 def hooks_allowed(store_url: str) -> Iterator[tuple[Errands, str]]:
     app = Errands(store_url, settings=Settings.from_env(webhook_hosts="hooks.example.com, *.example.org"))
     define_tasks(app)
-    server, url = serve(app.asgi())
+    server, url = serve(create_app(app))
     yield app, url
     server.should_exit = True
     app.close()

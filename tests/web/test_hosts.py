@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from errands import Errands
+from errands.web import create_app
 from tests.web.conftest import LiveServer, define_tasks, serve
 
 TOKEN = "s3cret-admin-token"
@@ -50,7 +51,7 @@ def allowing(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
     monkeypatch.setenv("ERRANDS_ALLOWED_HOSTS", "dev.example, Other.Example:9000")
     app = Errands(store_url)
     define_tasks(app)
-    server, url = serve(app.asgi())
+    server, url = serve(create_app(app))
     yield app, url
     server.should_exit = True
     app.close()
@@ -70,7 +71,7 @@ def test_the_allowed_hosts_argument_of_the_app(store_url: str, monkeypatch: pyte
     monkeypatch.delenv("ERRANDS_ALLOWED_HOSTS", raising=False)
     app = Errands(store_url)
     define_tasks(app)
-    server, url = serve(app.asgi(allowed_hosts=["myapp.internal"]))
+    server, url = serve(create_app(app, allowed_hosts=["myapp.internal"]))
     try:
         job = app.enqueue("export", {"rows": 1})
         assert calls(url, job.id, "myapp.internal:8000")["read"] == 200
@@ -97,7 +98,7 @@ def test_the_admin_token_is_refused_in_the_query_string(store_url: str, monkeypa
     monkeypatch.setenv("ERRANDS_SECRET", "test-secret")
     app = Errands(store_url)
     define_tasks(app)
-    server, url = serve(app.asgi(token=TOKEN, trust_loopback=False))
+    server, url = serve(create_app(app, token=TOKEN, trust_loopback=False))
     try:
         job = app.enqueue("export", {"rows": 1})
         with httpx.Client(base_url=url) as c:

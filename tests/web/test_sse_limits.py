@@ -13,6 +13,7 @@ import httpx
 
 from errands import Errands
 from errands.stores import open_store
+from errands.web import create_app
 from errands.web.events import EventHub, stream
 from tests.conftest import sqlite_url
 from tests.web.conftest import define_tasks, serve, wait_for
@@ -22,7 +23,7 @@ def test_streams_past_the_limit_get_a_503_and_a_closed_one_frees_its_slot(store_
     app = Errands(store_url)
     define_tasks(app)
     job = app.enqueue("export", {"rows": 1})
-    server, url = serve(app.asgi(max_streams=2, poll_interval=0.02))
+    server, url = serve(create_app(app, max_streams=2, poll_interval=0.02))
     hub = server.config.app.state.hub
     try:
         with httpx.Client(base_url=url, timeout=30) as c:

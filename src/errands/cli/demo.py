@@ -39,6 +39,7 @@ from ..app import Errands
 from ..context import JobContext
 from ..job import Job
 from ..settings import Settings
+from ..web import create_app
 from ..worker import WorkerConfig
 
 WEB = Path(__file__).resolve().parents[1] / "web"
@@ -264,7 +265,7 @@ class Site:
             Route("/demo/jobs", self.start, methods=["POST"]),
             Route("/demo/inbox", self.inbox),
             Route("/demo/static/{name}", self.asset),
-            Mount("/", self.errands.asgi()),  # the API, the dashboard, errands.js
+            Mount("/", create_app(self.errands)),  # the API, the dashboard, errands.js
         ])
 
     def row(self, job: Job, label: str) -> dict[str, Any]:

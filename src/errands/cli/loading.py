@@ -75,6 +75,9 @@ def resolve(app_ref: str | None, url: str | None, *, need_tasks: bool = False, c
     so `errands status 6` in the wrong folder does not leave an empty database behind."""
     if app_ref:
         app = load_app(app_ref)
+        if url and url != app.url:  # the app was built for its own store: never write elsewhere silently
+            raise ConfigError(f"--url {url!r} differs from the store of --app {app_ref!r} ({app.url!r}); "
+                              "pass one of them, or build the app with Errands(url)")
     elif need_tasks:
         raise ConfigError("this command needs your tasks: pass --app module:attr (or set ERRANDS_APP)")
     else:

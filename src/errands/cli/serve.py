@@ -8,6 +8,7 @@ import signal
 import click
 import uvicorn
 
+from ..web import create_app
 from ..worker import WorkerConfig
 from .loading import load_app, required_app_option
 
@@ -34,7 +35,7 @@ def serve(app_ref: str, host: str, port: int, with_worker: bool, concurrency: in
     """Serve the HTTP API; with --with-worker, run jobs too. Stops gracefully on SIGTERM."""
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     errands = load_app(app_ref)
-    asgi = errands.asgi()
+    asgi = create_app(errands)
     worker = errands.start_worker(WorkerConfig(concurrency=concurrency)) if with_worker else None
     # uvicorn handles SIGTERM/SIGINT itself, then raises the signal again once it has shut
     # down; a no-op handler underneath lets this process stop its worker and exit 0.

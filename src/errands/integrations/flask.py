@@ -41,7 +41,6 @@ class FlaskErrands(WrappingErrands):
         self._explicit = (url, settings)
         self.flask_app: Flask | None = None
         self.prefix = DEFAULT_PREFIX
-        self.api_token: str | None = None
         self._derived_secret: bytes | None = None
         if app is not None:
             self.init_app(app)
@@ -57,7 +56,6 @@ class FlaskErrands(WrappingErrands):
             self.url = new_url
         self.settings = settings or settings_from(config)
         self._derived_secret = follow_secret(config.get("ERRANDS_SECRET"), config.get("SECRET_KEY"))
-        self.api_token = config.get("ERRANDS_TOKEN")
         self.prefix = config.get("ERRANDS_PREFIX", DEFAULT_PREFIX)
         self.flask_app = app
         app.extensions[EXTENSION] = self
@@ -78,11 +76,6 @@ class FlaskErrands(WrappingErrands):
     def follow_url(self, job_id: int, base_url: str | None = None, ttl: float = 86400) -> str:
         """As `Errands.follow_url`, under ERRANDS_PREFIX unless `base_url` is given."""
         return super().follow_url(job_id, self.prefix if base_url is None else base_url, ttl)
-
-    def asgi(self, **options: Any) -> Any:
-        """The HTTP API, admitting ERRANDS_TOKEN holders unless `token` is given."""
-        options.setdefault("token", self.api_token)
-        return super().asgi(**options)
 
 
 def extension(app: Flask) -> FlaskErrands:

@@ -16,6 +16,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp
 
 from ..app import Errands
+from ..web import create_app
 from ..worker import WorkerConfig
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
@@ -27,7 +28,7 @@ def mount(app: Starlette, errands: Errands, path: str = DEFAULT_PREFIX, **option
     """Serve the errands HTTP API under `path` of a Starlette or FastAPI app (`/errands/api/jobs`,
     `/errands/errands.js`, ...). Options are those of `errands.web.create_app`: token, auth,
     trust_loopback (turn it off behind a reverse proxy on the same host), max_body, poll_interval."""
-    app.mount(path, errands.asgi(**options))
+    app.mount(path, create_app(errands, **options))
 
 
 def worker_lifespan(
@@ -64,7 +65,7 @@ def serve_beside(
     """One ASGI app: the errands API under `prefix`, every other request to `app` (Django's ASGI
     handler, a WSGI app wrapped for ASGI). With `worker`, a worker runs in this process while it
     is served. Lifespan events are handled here and never reach `app` (Django refuses them)."""
-    routes = [Mount(prefix, app=errands.asgi(**options)), Mount("", app=app)]
+    routes = [Mount(prefix, app=create_app(errands, **options)), Mount("", app=app)]
     return Starlette(routes=routes, lifespan=None if worker is None else worker_lifespan(errands, worker))
 
 

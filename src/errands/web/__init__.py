@@ -77,7 +77,7 @@ def create_app(
     may look at the dashboard without acting (admins, as above, may act)."""
     if trust_loopback is None:
         trust_loopback = os.environ.get("ERRANDS_TRUST_LOOPBACK", "1").lower() not in ("0", "false", "no")
-    policy = AuthPolicy(token or os.environ.get("ERRANDS_TOKEN") or None, errands.secret, auth, trust_loopback,
+    policy = AuthPolicy(token or errands.settings.token or None, errands.secret, auth, trust_loopback,
                         allowed_host_names(allowed_hosts))
     api = Api(errands, max_body)
     hub = EventHub(errands.store, poll_interval, max_streams or env_int("ERRANDS_MAX_STREAMS", MAX_STREAMS),

@@ -51,11 +51,6 @@ class DjangoErrands(WrappingErrands):
         """As `Errands.follow_url`, under ERRANDS["PREFIX"] unless `base_url` is given."""
         return super().follow_url(job_id, self.conf.prefix if base_url is None else base_url, ttl)
 
-    def asgi(self, **options: Any) -> Any:
-        """The HTTP API, admitting ERRANDS["TOKEN"] holders unless `token` is given."""
-        options.setdefault("token", self.conf.token)
-        return super().asgi(**options)
-
 
 @contextmanager
 def fresh_connections() -> Iterator[None]:

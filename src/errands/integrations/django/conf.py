@@ -35,7 +35,7 @@ def errands_settings() -> ErrandsSettings:
     if unknown:
         known = ", ".join(sorted(OWN_KEYS | SETTING_KEYS))
         raise ImproperlyConfigured(f"settings.ERRANDS: unknown keys {sorted(unknown)}; known keys: {known}")
-    limits = {f"ERRANDS_{key}": value for key, value in raw.items() if key in SETTING_KEYS}
+    limits = {f"ERRANDS_{key}": value for key, value in raw.items() if key in SETTING_KEYS | {"TOKEN"}}
     return ErrandsSettings(
         url=raw.get("URL"),
         app=raw.get("APP"),
