@@ -82,13 +82,13 @@ def test_bad_arguments_are_refused_and_nothing_is_stored(store_url: str, args: d
     register(app)
     with pytest.raises(BadArguments, match=message):
         app.enqueue("export", args)
-    assert app.list() == []
+    assert app.list_jobs() == []
 
 
 def test_unknown_task_is_refused_at_enqueue(app: Errands) -> None:
     with pytest.raises(UnknownTask, match="unknown task 'nope'"):
         app.enqueue("nope", {})
-    assert app.list() == []
+    assert app.list_jobs() == []
 
 
 def test_naive_run_at_and_both_delay_and_run_at_are_refused(app: Errands) -> None:
@@ -114,14 +114,14 @@ def test_options_no_store_can_hold_are_refused(app: Errands, options: dict[str, 
     register(app)
     with pytest.raises(BadArguments, match=message):
         app.enqueue("export", {"view_id": 1}, **options)  # type: ignore[arg-type]
-    assert app.list() == []
+    assert app.list_jobs() == []
 
 
 def test_unique_key_returns_the_existing_unfinished_job(app: Errands) -> None:
     register(app)
     first = app.enqueue("export", {"view_id": 1}, unique_key="view-1")
     second = app.enqueue("export", {"view_id": 1}, unique_key="view-1")
-    assert first.id == second.id and len(app.list()) == 1
+    assert first.id == second.id and len(app.list_jobs()) == 1
 
 
 def test_enqueue_many_is_all_or_nothing(app: Errands) -> None:
@@ -130,7 +130,7 @@ def test_enqueue_many_is_all_or_nothing(app: Errands) -> None:
     assert len(ids) == 100
     with pytest.raises(BadArguments):
         app.enqueue_many("export", [{"view_id": 1}, {"bad": 2}])
-    assert len(app.list(limit=1000)) == 100
+    assert len(app.list_jobs(limit=1000)) == 100
 
 
 def test_cancel_and_retry_from_the_facade(app: Errands) -> None:
@@ -156,7 +156,7 @@ def test_async_twins(app: Errands) -> None:
     async def scenario() -> None:
         job = await app.tasks["export"].enqueue_async(view_id=3)
         assert (await app.get_async(job.id)).args == {"view_id": 3}
-        assert [j.id for j in await app.list_async(task="export")] == [job.id]
+        assert [j.id for j in await app.list_jobs_async(task="export")] == [job.id]
         assert (await app.cancel_async(job.id)).state is State.CANCELLED
         assert (await app.retry_async(job.id)).state is State.QUEUED
         with pytest.raises(WaitTimeout):

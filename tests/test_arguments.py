@@ -61,7 +61,7 @@ def test_a_wrong_type_is_refused_naming_the_argument_and_nothing_is_stored(app: 
         app.enqueue("export", {"n": 1, "tags": ["a", 2]})
     with pytest.raises(BadArguments, match=r"argument 'n'.*\(item 2 of many_args\)"):
         app.enqueue_many("export", [{"n": 1}, {"n": 2}, {"n": "3"}, {"n": 4}])
-    assert app.list() == []
+    assert app.list_jobs() == []
 
 
 def test_a_valid_enqueue_stores_exactly_what_was_sent_and_the_task_runs(app: Errands) -> None:
@@ -213,7 +213,7 @@ def test_http_refuses_a_wrong_type_naming_the_argument(server: LiveServer) -> No
             answer = c.post("/api/jobs", json=body)
             assert (answer.status_code, answer.json()["error"]["code"]) == (422, "invalid"), body
             assert field in answer.json()["error"]["message"], answer.json()
-        assert server.errands.list() == []
+        assert server.errands.list_jobs() == []
         ok = c.post("/api/jobs", json={"task": "export", "args": {"n": 3, "tags": ["x"]}, "priority": 2, "delay": 0})
         assert ok.status_code == 202, ok.text
         job = server.errands.get(ok.json()["id"])

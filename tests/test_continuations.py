@@ -68,4 +68,4 @@ def test_continuing_a_parent_that_already_ended(store_url: str) -> None:
     with pytest.raises(JobNotFound):
         app.then(987654, "summarize", {"label": "orphan"})
     drain(app)
-    assert [j.result for j in app.list(task="summarize", state="succeeded")] == ["late: 3 rows"]
+    assert [j.result for j in app.list_jobs(task="summarize", state="succeeded")] == ["late: 3 rows"]

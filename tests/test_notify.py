@@ -98,7 +98,7 @@ def test_email_is_received_by_a_real_smtp_server(store_url: str, smtp: tuple[Inb
     ops = by_recipient["ops@example.com"]
     assert ops["Subject"] == f"[errands] job {bad.id} (report) failed"
     assert "ValueError: no data for March" in ops.get_payload()
-    deliveries = app.list(task="errands.notify.email")
+    deliveries = app.list_jobs(task="errands.notify.email")
     assert len(deliveries) == 3 and all(d.state is State.SUCCEEDED for d in deliveries)
 
 
@@ -108,7 +108,7 @@ def test_webhook_is_signed_and_retried_until_delivered(store_url: str, webhook_s
     app = make_app(store_url)
     job = app.enqueue("report", {}, notify={"webhook": url})
     drain(app)  # a burst worker stays for the delivery's retry
-    [delivery] = app.list(task="errands.notify.webhook")
+    [delivery] = app.list_jobs(task="errands.notify.webhook")
     assert delivery.state is State.SUCCEEDED and delivery.attempt == 2
     retries = [e.data for e in app.events(delivery.id) if e.state is State.SCHEDULED]
     assert len(retries) == 1 and "answered 500" in retries[0]["error"]  # type: ignore[index]
@@ -125,9 +125,9 @@ def test_webhook_is_signed_and_retried_until_delivered(store_url: str, webhook_s
 def test_notification_jobs_are_written_with_the_final_state(store_url: str) -> None:
     app = make_app(store_url)
     waiting = app.enqueue("report", {}, notify={"webhook": "http://127.0.0.1:9/never", "on": ["cancelled"]})
-    assert app.list(task="errands.notify.webhook") == []
+    assert app.list_jobs(task="errands.notify.webhook") == []
     app.cancel(waiting.id)  # one transaction: the cancel and its notification job
-    [delivery] = app.list(task="errands.notify.webhook")
+    [delivery] = app.list_jobs(task="errands.notify.webhook")
     assert delivery.args == {"job_id": waiting.id, "state": "cancelled", "url": "http://127.0.0.1:9/never"}
     assert delivery.state is State.QUEUED
 
@@ -146,4 +146,4 @@ def test_bad_notify_settings_are_refused_at_enqueue(store_url: str, notify: dict
     app = make_app(store_url)
     with pytest.raises(BadArguments, match=message):
         app.enqueue("report", {}, notify=notify)
-    assert app.list() == []
+    assert app.list_jobs() == []

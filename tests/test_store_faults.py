@@ -53,7 +53,7 @@ def test_enqueue_while_another_process_holds_the_lock_is_a_clear_error_and_write
     with pytest.raises(StoreBusy, match="stayed locked by another process"):
         app.enqueue("add", {"a": 3, "b": 4})
     locker.wait(10)
-    assert [j.args for j in app.list()] == [{"a": 1, "b": 2}]  # nothing half-written
+    assert [j.args for j in app.list_jobs()] == [{"a": 1, "b": 2}]  # nothing half-written
     assert app.enqueue("add", {"a": 3, "b": 4}).state is State.QUEUED
 
 
@@ -86,7 +86,7 @@ def test_a_full_disk_is_a_clear_error_and_the_database_stays_intact(small_fs: Pa
         for i in range(1000):
             stored.append(app.enqueue("append", {"path": "x" * 20_000, "line": str(i)}).id)
     assert integrity(path) == "ok"
-    assert [j.id for j in app.list(limit=1000)] == sorted(stored, reverse=True)  # every acknowledged job is there
+    assert [j.id for j in app.list_jobs(limit=1000)] == sorted(stored, reverse=True)  # every acknowledged job is there
     ballast.unlink()  # free space: errands carries on
     assert app.enqueue("add", {"a": 1, "b": 1}).state is State.QUEUED
     app.close()
@@ -166,7 +166,7 @@ def test_a_writer_in_another_process_holding_the_lock_30s_stalls_work_but_loses_
     finally:
         worker.terminate()
         assert worker.wait(60) == 0, worker.output()
-    assert len(app.list(limit=100)) == 12  # the refused enqueue left nothing behind
+    assert len(app.list_jobs(limit=100)) == 12  # the refused enqueue left nothing behind
     assert_each_ran_once(app, out, ids)
 
 

@@ -97,7 +97,7 @@ def test_a_disk_turned_read_only_mid_run_refuses_enqueues_pauses_claims_and_ever
         server.wait(30)
         worker.terminate()
         assert worker.wait(60) == 0, worker.output()
-    assert len(app.list(limit=100)) == 13  # the refused enqueue left nothing behind
+    assert len(app.list_jobs(limit=100)) == 13  # the refused enqueue left nothing behind
     assert_each_ran_once(app, out, ids)
     app.close()
 
@@ -115,8 +115,8 @@ def test_a_connection_first_opened_while_the_disk_was_read_only_writes_once_it_i
         fuse_folder.read_only()
         with pytest.raises(StoreError, match="is read-only: its disk refuses writes"):
             thread.submit(enqueue).result()
-        assert [j.id for j in app.list()] == [1]  # reads still work
+        assert [j.id for j in app.list_jobs()] == [1]  # reads still work
         fuse_folder.writable()
         assert thread.submit(enqueue).result() == 2  # SQLite opened it read-only: errands opened another
-    assert [j.state for j in app.list()] == [State.QUEUED, State.QUEUED]
+    assert [j.state for j in app.list_jobs()] == [State.QUEUED, State.QUEUED]
     app.close()

@@ -51,9 +51,9 @@ def test_commit_keeps_exactly_one_job_and_workers_see_it_only_after(store_url: s
     mark = "?" if store_url.startswith("sqlite") else "%s"
     own_connection.execute(f"INSERT INTO users (name) VALUES ({mark})", ("ada",))
     job = app.enqueue("welcome_email", {"user": "ada"}, connection=own_connection)
-    assert app.list() == []  # not committed yet: invisible to everyone else, workers included
+    assert app.list_jobs() == []  # not committed yet: invisible to everyone else, workers included
     own_connection.commit()
-    assert [j.id for j in app.list()] == [job.id] and users(own_connection) == ["ada"]
+    assert [j.id for j in app.list_jobs()] == [job.id] and users(own_connection) == ["ada"]
     drain(app)
     assert app.get(job.id).state is State.SUCCEEDED and app.get(job.id).result == "sent to ada"
 
@@ -64,7 +64,7 @@ def test_rollback_leaves_no_job(store_url: str, own_connection: Any) -> None:
     own_connection.execute(f"INSERT INTO users (name) VALUES ({mark})", ("bob",))
     app.tasks["welcome_email"].enqueue(user="bob", connection=own_connection)
     own_connection.rollback()
-    assert app.list() == [] and users(own_connection) == []
+    assert app.list_jobs() == [] and users(own_connection) == []
     assert app.stats() == {}
 
 
@@ -78,7 +78,7 @@ def test_a_connection_that_cannot_hold_the_job_is_refused(store_url: str, own_co
         own_connection.autocommit = True
     with pytest.raises(ConfigError, match="must be in a transaction"):
         app.enqueue("welcome_email", {"user": "x"}, connection=own_connection)
-    assert app.list() == []
+    assert app.list_jobs() == []
 
 
 def test_an_autocommit_connection_inside_an_explicit_transaction_is_taken(store_url: str,
@@ -99,4 +99,4 @@ def test_an_autocommit_connection_inside_an_explicit_transaction_is_taken(store_
                 raise RuntimeError("roll back")
         with own_connection.transaction():
             job = app.enqueue("welcome_email", {"user": "eve"}, connection=own_connection)
-    assert [j.id for j in app.list()] == [job.id]
+    assert [j.id for j in app.list_jobs()] == [job.id]

@@ -7,7 +7,6 @@ Every method is synchronous and safe to call from any thread; each has an
 from __future__ import annotations
 
 import asyncio
-import builtins
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -144,7 +143,7 @@ class Errands:
 
     def enqueue_many(
         self, task: str | Task, many_args: Iterable[Mapping[str, Any]], **options: Any
-    ) -> builtins.list[int]:
+    ) -> list[int]:
         """Store many jobs of one task in one transaction (all or none); returns their ids.
         Options (delay, priority, queue, notify, ...) apply to every job."""
         spec = task if isinstance(task, Task) else self.get_task(task)
@@ -216,22 +215,22 @@ class Errands:
         """The job as stored now. Raises JobNotFound."""
         return self.store.get(job_id)
 
-    def list(
+    def list_jobs(
         self,
         state: State | str | None = None,
         task: str | None = None,
         queue: str | None = None,
         limit: int = 50,
         cursor: int | None = None,
-    ) -> builtins.list[Job]:
+    ) -> list[Job]:
         """Newest first; pass the last id of a page as `cursor` for the next one."""
         return self.store.list_jobs(State(state) if state else None, task, queue, limit, cursor)
 
-    def events(self, job_id: int, after: int = 0) -> builtins.list[JobEvent]:
+    def events(self, job_id: int, after: int = 0) -> list[JobEvent]:
         """The job's history: state changes, progress, log lines, rescues."""
         return self.store.events(job_id, after)
 
-    def files(self, job_id: int) -> builtins.list[JobFile]:
+    def files(self, job_id: int) -> list[JobFile]:
         return self.store.files(job_id)
 
     def file(self, job_id: int, name: str) -> bytes | None:
@@ -308,14 +307,14 @@ class Errands:
 
     async def enqueue_many_async(
         self, task: str | Task, many_args: Iterable[Mapping[str, Any]], **options: Any
-    ) -> builtins.list[int]:
+    ) -> list[int]:
         return await self._in_thread(self.enqueue_many, task, list(many_args), **options)
 
     async def get_async(self, job_id: int) -> Job:
         return await self._in_thread(self.get, job_id)
 
-    async def list_async(self, **filters: Any) -> builtins.list[Job]:
-        return await self._in_thread(self.list, **filters)
+    async def list_jobs_async(self, **filters: Any) -> list[Job]:
+        return await self._in_thread(self.list_jobs, **filters)
 
     async def cancel_async(self, job_id: int) -> Job:
         return await self._in_thread(self.cancel, job_id)

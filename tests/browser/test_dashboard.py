@@ -73,7 +73,7 @@ def test_every_page_renders_and_is_photographed(board: Board, page: Page) -> Non
     wait_for(lambda: all(finished(app, j) for j in [*done, failed]), timeout=60)
     app.enqueue("export", {"rows": 400, "pause": 0.05})
     app.enqueue("export", {"rows": 1}, queue="reports", delay=3600)
-    wait_for(lambda: app.list(state=State.RUNNING), timeout=30)
+    wait_for(lambda: app.list_jobs(state=State.RUNNING), timeout=30)
 
     page.goto(f"{board.url}/")
     expect(page.locator(".card", has_text="succeeded")).to_contain_text("6")

@@ -100,7 +100,7 @@ def test_bad_enqueue_requests_get_clear_json_errors_and_store_nothing(live: Live
         answer = c.post("/api/jobs", content=body, headers=headers)
     assert answer.status_code == status
     assert answer.json()["error"]["code"] == code and answer.json()["error"]["message"]
-    assert live.errands.list() == []
+    assert live.errands.list_jobs() == []
 
 
 def test_private_and_missing_tasks_look_the_same(live: LiveServer) -> None:

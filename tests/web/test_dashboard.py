@@ -249,7 +249,7 @@ def test_bulk_actions_by_filter_change_exactly_the_matching_jobs(store_url: str)
 
     top = max(others) + 1
     assert run(reads.BulkAction.CANCEL, reads.JobFilter(task="t"), top) == 1234
-    states = [j.state for j in app.list(task="t", limit=2000)]
+    states = [j.state for j in app.list_jobs(task="t", limit=2000)]
     assert states.count(State.CANCELLED) == 1234 and states.count(State.QUEUED) == 3
     assert all(app.get(i).state is State.QUEUED for i in others)
     assert run(reads.BulkAction.CANCEL, reads.JobFilter(task="t"), top) == 0  # nothing left to cancel
@@ -257,7 +257,7 @@ def test_bulk_actions_by_filter_change_exactly_the_matching_jobs(store_url: str)
     assert run(reads.BulkAction.RETRY, reads.JobFilter(states=(State.CANCELLED,), search='"n":1'), top) \
         == starting_with_1
     assert run(reads.BulkAction.DELETE, reads.JobFilter(task="t"), top) == 1234 - starting_with_1
-    assert len(app.list(task="t", limit=2000)) == starting_with_1 + 3
+    assert len(app.list_jobs(task="t", limit=2000)) == starting_with_1 + 3
     assert app.events(ids[0]) == []
     app.close()
 

@@ -36,7 +36,7 @@ def assert_json_4xx(answer: httpx.Response, *statuses: int) -> None:
 def test_hostile_bodies_get_a_json_4xx_and_store_nothing(live: LiveServer, body: bytes) -> None:
     with live.client() as c:
         assert_json_4xx(c.post("/api/jobs", content=body, headers=JSON), 400, 404, 413, 422)
-    assert live.errands.list() == []
+    assert live.errands.list_jobs() == []
 
 
 def test_ids_and_numbers_no_store_can_hold_get_a_json_4xx(live: LiveServer) -> None:
@@ -79,7 +79,7 @@ def test_webhooks_given_over_http_go_only_to_hosts_the_user_allows(live: LiveSer
         answer = enqueue(live.url, hook)
         assert answer.status_code == 403 and answer.json()["error"]["code"] == "webhook_not_allowed"
         assert "ERRANDS_WEBHOOK_HOSTS" in answer.json()["error"]["message"]
-    assert live.errands.list() == []
+    assert live.errands.list_jobs() == []
     app, url = hooks_allowed
     for hook in ("https://hooks.example.com/x", "http://HOOKS.example.com:8080/y", "https://a.b.example.org/"):
         assert enqueue(url, hook).status_code == 202, hook
@@ -87,6 +87,6 @@ def test_webhooks_given_over_http_go_only_to_hosts_the_user_allows(live: LiveSer
                  "http://example.org.evil.net/", "http://169.254.169.254/?hooks.example.com",
                  ["https://hooks.example.com/x", "http://10.0.0.1/"]):
         assert enqueue(url, hook).status_code == 403, hook
-    assert len(app.list()) == 3
+    assert len(app.list_jobs()) == 3
     # Python callers are the app's own code: unaffected.
     assert live.errands.enqueue("export", {"rows": 1}, notify={"webhook": "http://127.0.0.1:9/"}).id

@@ -31,13 +31,13 @@ def calls(url: str, job_id: int, host: str, **headers: str) -> dict[str, int]:
 def test_a_rebound_name_on_loopback_is_refused_for_reads_and_writes(live: LiveServer) -> None:
     port = live.url.rsplit(":", 1)[1]
     job = live.errands.enqueue("export", {"rows": 1})
-    before = len(live.errands.list(limit=100))
+    before = len(live.errands.list_jobs(limit=100))
     assert calls(live.url, job.id, f"rebind.example:{port}") == {"read": 401, "list": 401, "enqueue": 401,
                                                                   "cancel": 401}
     with httpx.Client(base_url=live.url, headers={"Host": "rebind.example"}) as c:
         answer = c.get("/api/jobs")
         assert "rebind.example" in answer.json()["error"]["message"] and "ERRANDS_ALLOWED_HOSTS" in answer.text
-    assert len(live.errands.list(limit=100)) == before and live.errands.get(job.id).state.value == "queued"
+    assert len(live.errands.list_jobs(limit=100)) == before and live.errands.get(job.id).state.value == "queued"
     for host in (f"127.0.0.1:{port}", f"localhost:{port}", "127.0.0.2", f"[::1]:{port}", "LOCALHOST",
                  f"app.localhost:{port}"):
         assert calls(live.url, job.id, host)["read"] == 200, host
@@ -89,7 +89,7 @@ def test_posts_check_sec_fetch_site(live: LiveServer, site: str, status: int) ->
         assert answer.status_code == status
         if status == 403:
             assert answer.json()["error"]["code"] == "cross_origin" and site in answer.json()["error"]["message"]
-            assert live.errands.list() == []
+            assert live.errands.list_jobs() == []
         job = live.errands.enqueue("export", {"rows": 1})
         assert c.post(f"/api/jobs/{job.id}/cancel", json={}).status_code == (403 if status == 403 else 200)
 

@@ -40,4 +40,4 @@ def test_enqueue_refuses_every_body_the_document_calls_invalid(live: LiveServer,
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    assert live.errands.list() == []  # nothing invalid was stored
+    assert live.errands.list_jobs() == []  # nothing invalid was stored

@@ -285,7 +285,7 @@ class Site:
 
     def recent_jobs(self) -> list[dict[str, Any]]:
         labels = {(k.task, json.dumps(k.args, sort_keys=True)): k.label for k in KINDS.values()}
-        jobs = [j for j in self.errands.list(limit=200) if j.task in TASKS][:30]
+        jobs = [j for j in self.errands.list_jobs(limit=200) if j.task in TASKS][:30]
         return [self.row(j, labels.get((j.task, json.dumps(j.args, sort_keys=True)), j.task)) for j in jobs]
 
     async def start(self, request: Request) -> Response:

@@ -134,7 +134,7 @@ def list_jobs(
 ) -> None:
     """List jobs, newest first."""
     app = resolve(app_ref, url)
-    jobs = app.list(state=state, task=task, queue=queue, limit=limit, cursor=cursor)
+    jobs = app.list_jobs(state=state, task=task, queue=queue, limit=limit, cursor=cursor)
     if as_json:
         echo_json({"jobs": [j.to_dict() for j in jobs], "next_cursor": jobs[-1].id if len(jobs) == limit else None})
         return

@@ -126,7 +126,7 @@ class Api:
             return error(422, "invalid", "cursor must be a job id (0 to 2**63 - 1)")
         if any("\x00" in query.get(name, "") for name in ("task", "queue")):
             return error(422, "invalid", "task and queue cannot hold NUL characters")
-        jobs = await self.errands.list_async(
+        jobs = await self.errands.list_jobs_async(
             state=state, task=query.get("task"), queue=query.get("queue"), limit=limit, cursor=cursor
         )
         root = request.scope.get("root_path", "")
