@@ -79,11 +79,22 @@ def create_app(
         trust_loopback = os.environ.get("ERRANDS_TRUST_LOOPBACK", "1").lower() not in ("0", "false", "no")
     policy = AuthPolicy(token or errands.settings.token or None, errands.secret, auth, trust_loopback,
                         allowed_host_names(allowed_hosts))
-    api = Api(errands, max_body)
     hub = EventHub(errands.store, poll_interval, max_streams or env_int("ERRANDS_MAX_STREAMS", MAX_STREAMS),
                    stream_queue or env_int("ERRANDS_STREAM_QUEUE", QUEUE_LIMIT))
+    if dashboard_read_only is None:
+        dashboard_read_only = os.environ.get("ERRANDS_DASHBOARD_READ_ONLY", "0").lower() in ("1", "true", "yes")
+    dashboard = dashboard_routes(errands, policy, lambda job, after: open_stream(hub, job, after),
+                                 read_only=dashboard_read_only, viewer=dashboard_viewer)
+    handlers = {404: not_found, 405: not_allowed, 500: internal_error}
+    routes = api_routes(errands, policy, hub, Api(errands, max_body), Health(errands.store, health_timeout))
+    app = Starlette(routes=[*routes, *dashboard], exception_handlers=handlers)
+    app.state.hub = hub
+    return app
+
+
+def api_routes(errands: Errands, policy: AuthPolicy, hub: EventHub, api: Api, health: Health) -> list[Route]:
+    """The API's routes, each behind the access it needs."""
     metrics = Metrics(errands.store, hub)
-    health = Health(errands.store, health_timeout)
 
     def admin(handler: Handler) -> Endpoint:
         return guard(policy, handler, follow=False)
@@ -95,7 +106,7 @@ def create_app(
         return await health.response()
 
     job = "/api/jobs/{job_id:job_id}"
-    routes = [
+    return [
         Route("/api/jobs", admin(api.enqueue), methods=["POST"]),
         Route("/api/jobs", admin(lambda r, a: api.list(r)), methods=["GET"]),
         Route(job, admin_or_follower(lambda r, a: api.get(r, job_id(r), a))),
@@ -112,14 +123,6 @@ def create_app(
         Route("/api/openapi.json", openapi(errands)),
         Route("/errands.js", errands_js),
     ]
-    if dashboard_read_only is None:
-        dashboard_read_only = os.environ.get("ERRANDS_DASHBOARD_READ_ONLY", "0").lower() in ("1", "true", "yes")
-    dashboard = dashboard_routes(errands, policy, lambda job, after: open_stream(hub, job, after),
-                                 read_only=dashboard_read_only, viewer=dashboard_viewer)
-    handlers = {404: not_found, 405: not_allowed, 500: internal_error}
-    app = Starlette(routes=[*routes, *dashboard], exception_handlers=handlers)
-    app.state.hub = hub
-    return app
 
 
 def guard(policy: AuthPolicy, handler: Handler, *, follow: bool) -> Endpoint:
