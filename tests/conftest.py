@@ -17,11 +17,11 @@ from errands import Errands, WorkerConfig
 from errands.errors import ErrandsError
 from errands.stores import Store, open_store
 
-from .stores.history import assert_legal_history
+from .store.history import assert_legal_history
 
 ROOT = Path(__file__).resolve().parent.parent
 STORES = ["sqlite", "postgres"]
-pytest_plugins = ["tests.stores.pg"]  # the postgres_url fixture: a fresh database per test
+pytest_plugins = ["tests.store.pg"]  # the postgres_url fixture: a fresh database per test
 
 
 def sqlite_url(tmp_path: Path) -> str:

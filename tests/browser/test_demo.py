@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import ConsoleMessage, Locator, Page, Route
 
+from tests.acceptance.test_demo import Demo, running_demo
 from tests.browser.conftest import screenshot
-from tests.test_demo import Demo, running_demo
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,7 @@ import httpx
 import pytest
 
 from errands import State, StoreError
-from tests.conftest import ROOT, errands_cli, spawn_worker, wait_until
-from tests.faults.fuse_readonly import FuseUnavailable, ReadOnlySwitch, read_only_switch
-from tests.test_store_faults import (
+from tests.acceptance.test_store_faults import (
     FAULTS_APP,
     assert_each_ran_once,
     enqueue_slow,
@@ -26,6 +24,8 @@ from tests.test_store_faults import (
     running,
     succeeded,
 )
+from tests.conftest import ROOT, errands_cli, spawn_worker, wait_until
+from tests.faults.fuse_readonly import FuseUnavailable, ReadOnlySwitch, read_only_switch
 from tests.web.conftest import free_port
 
 LEASE = 6  # seconds: slow_append's lease in tests/apps/faults.py

@@ -12,8 +12,8 @@ import pytest
 
 from errands import State
 from errands.stores import open_store
+from tests.acceptance.test_worker_process import APP, producer
 from tests.conftest import ROOT, errands_cli
-from tests.test_worker_process import APP, producer
 
 
 @pytest.fixture

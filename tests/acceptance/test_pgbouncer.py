@@ -23,9 +23,9 @@ import pytest
 
 from errands import Errands
 from errands.stores import open_store
+from tests.acceptance.test_postgres_scale import as_postgres, free_port, stop_gracefully, unfinished, wait_for
 from tests.apps import pg_faults
 from tests.conftest import spawn_worker, wait_until
-from tests.stores.test_postgres_scale import as_postgres, free_port, stop_gracefully, unfinished, wait_for
 
 APP = "tests.apps.pg_faults:app"
 POOLER_WARNING = "connection pooler that pools transactions"

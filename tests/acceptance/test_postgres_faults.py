@@ -21,10 +21,10 @@ from errands.errors import ConfigError, StoreBusy, StoreError
 from errands.job import NewJob
 from errands.stores import open_store
 from errands.stores.postgres import PostgresStore
+from tests.acceptance import test_postgres_scale
+from tests.acceptance.test_postgres_scale import PrivateServer, query, stop_gracefully, unfinished, wait_for
 from tests.apps import pg_faults
 from tests.conftest import spawn_worker, wait_until
-from tests.stores import test_postgres_scale
-from tests.stores.test_postgres_scale import PrivateServer, query, stop_gracefully, unfinished, wait_for
 
 APP = "tests.apps.pg_faults:app"
 private_server = test_postgres_scale.private_server  # the fixture: a PostgreSQL server of the test's own

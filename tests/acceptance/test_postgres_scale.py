@@ -171,7 +171,7 @@ class PrivateServer:
     """A PostgreSQL server of this test's own (initdb in a temporary folder, a free port).
 
     Why not restart the shared server (`pg_ctlcluster ... main restart`): it also cuts the
-    admin connections tests/stores/pg.py holds for the whole session (the clone maker and the
+    admin connections tests/store/pg.py holds for the whole session (the clone maker and the
     template's teardown), so every later postgres test and the session teardown fail, and it
     cuts every other test run on the machine. Restarting a private server is just as real."""
 
