@@ -16,8 +16,7 @@ from pathlib import Path
 import httpx
 
 from errands import Errands
-from tests.conftest import ROOT, errands_cli, wait_until
-from tests.web.conftest import free_port
+from tests.helpers import ROOT, errands_cli, free_port, wait_until
 
 SUBSCRIBERS = 10_000
 

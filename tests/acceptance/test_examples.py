@@ -8,7 +8,7 @@ from pathlib import Path
 
 from errands import Errands, State
 from examples import newsletter
-from tests.conftest import spawn_worker, wait_until
+from tests.helpers import spawn_worker, wait_until
 
 NEWSLETTER = "examples.newsletter:app"
 

@@ -17,8 +17,7 @@ from errands.stores.base import WorkerInfo
 from errands.stores.sqlfiles import load_queries
 from errands.web import create_app
 from tests.apps import fleet_a, fleet_b
-from tests.conftest import errands_cli, spawn_worker, wait_until
-from tests.web.conftest import serve
+from tests.helpers import errands_cli, serve, spawn_worker, wait_until
 
 
 def producer(url: str) -> Errands:
@@ -38,11 +37,11 @@ def new(task: str, **fields: object) -> NewJob:
 
 def test_a_claim_with_task_names_returns_only_jobs_of_those_tasks(store: Store) -> None:
     ids = {task: [store.enqueue(new(task, queue=q))[0].id for q in ("default", "other")] for task in "abc"}
-    assert {j.task for j in store.claim("w", ["default", "other"], 10, ["a", "c"])} == {"a", "c"}
-    assert store.claim("w", None, 10, ["a", "c"]) == []  # taken already
-    assert store.claim("w", None, 10, []) == []  # a worker that knows nothing claims nothing
-    assert [j.id for j in store.claim("w", ["other"], 10, ["b"])] == [ids["b"][1]]
-    assert [j.id for j in store.claim("w", None, 10)] == [ids["b"][0]]  # no names: any task, as before
+    assert {j.task for j in store.claim("w", ["default", "other"], 10, ["a", "c"]).jobs} == {"a", "c"}
+    assert store.claim("w", None, 10, ["a", "c"]).jobs == []  # taken already
+    assert store.claim("w", None, 10, []).jobs == []  # a worker that knows nothing claims nothing
+    assert [j.id for j in store.claim("w", ["other"], 10, ["b"]).jobs] == [ids["b"][1]]
+    assert [j.id for j in store.claim("w", None, 10).jobs] == [ids["b"][0]]  # no names: any task, as before
 
 
 def test_a_claim_by_task_keeps_priority_order_across_tasks(store: Store) -> None:
@@ -51,21 +50,22 @@ def test_a_claim_by_task_keeps_priority_order_across_tasks(store: Store) -> None
     mid = store.enqueue(new("a", priority=5))[0]
     store.enqueue(new("c", priority=99))
     for queues in (None, ["default"]):
-        claimed = store.claim("w", queues, 2, ["a", "b"])
+        claimed = store.claim("w", queues, 2, ["a", "b"]).jobs
         assert [j.id for j in claimed] == [high.id, mid.id]
         store.settle([Outcome(j.id, j.lease_token or "", State.QUEUED, released=True) for j in claimed])
-    assert [j.id for j in store.claim("w", None, 3, ["a", "b"])] == [high.id, mid.id, low.id]
+    assert [j.id for j in store.claim("w", None, 3, ["a", "b"]).jobs] == [high.id, mid.id, low.id]
 
 
 def test_has_ready_and_count_retrying_look_only_at_the_given_tasks(store: Store) -> None:
     store.enqueue(new("b", queue="q"))
-    assert store.has_ready(None) and store.has_ready(["q"])
-    assert not store.has_ready(None, ["a"]) and not store.has_ready(["q"], ["a"])
-    assert store.has_ready(None, ["a", "b"]) and store.has_ready(["q"], ["b"])
-    [job] = store.claim("w", None, 1, ["b"])
+    assert store.ready(None).due and store.ready(["q"]).due
+    assert not store.ready(None, ["a"]).due and not store.ready(["q"], ["a"]).due
+    assert store.ready(None, ["a", "b"]).due and store.ready(["q"], ["b"]).due
+    [job] = store.claim("w", None, 1, ["b"]).jobs
     store.settle([Outcome(job.id, job.lease_token or "", State.SCHEDULED, error=JobError("E", "x"), retry_in=60)])
-    assert store.count_retrying(None) == 1 and store.count_retrying(None, ["b"]) == 1
-    assert store.count_retrying(None, ["a"]) == 0 and store.count_retrying(["q"], ["a"]) == 0
+    assert store.ready(None, retrying=True).retrying == 1 and store.ready(None, ["b"], retrying=True).retrying == 1
+    assert (store.ready(None, ["a"], retrying=True).retrying == 0
+            and store.ready(["q"], ["a"], retrying=True).retrying == 0)
 
 
 def test_workers_record_the_tasks_they_know(store: Store) -> None:

@@ -22,10 +22,11 @@ import psycopg
 import pytest
 
 from errands import Errands
+from errands.errors import StoreError
 from errands.stores import open_store
-from tests.acceptance.test_postgres_scale import as_postgres, free_port, stop_gracefully, unfinished, wait_for
+from tests.acceptance.test_postgres_scale import as_postgres, stop_gracefully, unfinished
 from tests.apps import pg_faults
-from tests.conftest import spawn_worker, wait_until
+from tests.helpers import free_port, spawn_worker, wait_until
 
 APP = "tests.apps.pg_faults:app"
 POOLER_WARNING = "connection pooler that pools transactions"
@@ -114,10 +115,12 @@ def test_workers_behind_pgbouncer_in_transaction_mode_run_every_job_once(
     ids = app.enqueue_many("record_in_file", [{"seconds": 0.01}] * 300)
     workers = [spawn_worker(APP, url, "--concurrency", "4", "--maintenance-interval", "1") for _ in range(3)]
     try:
-        wait_for(lambda: app.stats().get("default", {}).get("succeeded", 0) == 300, 120,
-                 "every job to succeed through pgbouncer", lambda: unfinished(postgres_url))
+        wait_until(lambda: app.stats().get("default", {}).get("succeeded", 0) == 300, 120,
+                   "every job to succeed through pgbouncer", lambda: unfinished(postgres_url),
+                   interval=0.2, ignore=(StoreError,))
         later = app.enqueue("record_in_file", {"seconds": 0})  # idle workers poll: a late job runs too
-        wait_for(lambda: app.get(later.id).finished, 60, "a job enqueued while the workers were idle")
+        wait_until(lambda: app.get(later.id).finished, 60, "a job enqueued while the workers were idle",
+                   interval=0.2, ignore=(StoreError,))
     finally:
         codes = stop_gracefully(workers)
     runs = Counter(int(line.split()[0]) for line in (tmp_path / "runs.txt").read_text().splitlines())

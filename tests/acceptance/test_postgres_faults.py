@@ -22,9 +22,9 @@ from errands.job import NewJob
 from errands.stores import open_store
 from errands.stores.postgres import PostgresStore
 from tests.acceptance import test_postgres_scale
-from tests.acceptance.test_postgres_scale import PrivateServer, query, stop_gracefully, unfinished, wait_for
+from tests.acceptance.test_postgres_scale import PrivateServer, query, stop_gracefully, unfinished
 from tests.apps import pg_faults
-from tests.conftest import spawn_worker, wait_until
+from tests.helpers import spawn_worker, wait_until
 
 APP = "tests.apps.pg_faults:app"
 private_server = test_postgres_scale.private_server  # the fixture: a PostgreSQL server of the test's own
@@ -122,7 +122,7 @@ def test_a_transaction_left_idle_is_ended_by_the_server(pg_store: PostgresStore,
             except psycopg.errors.LockNotAvailable:
                 return False
 
-    with pytest.raises(StoreError), pg_store.transaction() as tx:
+    with pytest.raises(StoreError), pg_store._transaction() as tx:
         assert tx.rows("cancel_waiting", job_id=job_id, now=tx.now)  # the row is locked now
         assert not row_free()
         wait_until(row_free, timeout=30, message="the server to end the idle transaction")
@@ -137,7 +137,7 @@ def test_rescue_skips_a_row_a_heartbeat_holds_and_leaves_it_running(pg_store: Po
     """The lease is expired when the rescue reads, but a heartbeat holds the row and commits a
     renewal: the rescue neither waits for it nor overrides it."""
     job_id = new_job(pg_store, lease=0.2)
-    [job] = pg_store.claim("w", None, 1)
+    [job] = pg_store.claim("w", None, 1).jobs
     wait_until(lambda: pg_store.now() > job.lease_expires_at.timestamp() if job.lease_expires_at else False,
                message="the lease to expire")
     result: list[object] = []
@@ -205,12 +205,13 @@ def test_postgres_down_ten_seconds_under_two_hundred_jobs(private_server: Privat
     ids = app.enqueue_many("record_in_file", [{"seconds": 0.3 + (i % 7) / 10} for i in range(200)])
     workers = [spawn_worker(APP, url, "--concurrency", "5", "--maintenance-interval", "1") for _ in range(4)]
     try:
-        wait_for(lambda: len(runs.read_text().splitlines()) >= 40, 120, "40 runs before the outage")
+        wait_until(lambda: len(runs.read_text().splitlines()) >= 40, 120, "40 runs before the outage",
+                   interval=0.2, ignore=(StoreError,))
         began = time.time()
         private_server.restart(down=10.0)
         back = time.time()
-        wait_for(lambda: app.stats().get("default", {}).get("succeeded", 0) == 200, 180,
-                 "every job to succeed after the outage", lambda: unfinished(url))
+        wait_until(lambda: app.stats().get("default", {}).get("succeeded", 0) == 200, 180,
+                   "every job to succeed after the outage", lambda: unfinished(url), interval=0.2, ignore=(StoreError,))
         alive = [w.poll() is None for w in workers]
     finally:
         codes = stop_gracefully(workers)

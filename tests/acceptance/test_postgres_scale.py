@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import pytest
 from errands import Errands, Settings, State
 from errands.errors import StoreError
 from tests.apps import pg_scale
-from tests.conftest import ROOT, WorkerProcess, spawn_worker
+from tests.helpers import ROOT, WorkerProcess, free_port, spawn_worker, wait_until
 
 APP = "tests.apps.pg_scale:app"
 # One row per job: its state, attempts, and how often the event log says it was claimed,
@@ -72,23 +72,6 @@ def producer(url: str, **settings: Any) -> Errands:
     app = Errands(url, settings=Settings(**settings))
     app.tasks.update(pg_scale.app.tasks)
     return app
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, message: str,
-             explain: Callable[[], str] | None = None) -> Any:
-    """Poll every 0.2 s (a count over thousands of jobs is not free); store errors count as
-    "not yet", since the server may be restarting. On timeout, `explain` says what is left."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = condition()
-        except StoreError:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}" + (f": {explain()}" if explain else ""))
-        time.sleep(0.2)
 
 
 def succeeded(app: Errands) -> int:
@@ -138,11 +121,13 @@ def test_ten_thousand_jobs_on_six_workers_each_run_exactly_once(url: str) -> Non
     app = producer(url)
     workers = [spawn_worker(APP, url, "--concurrency", "8") for _ in range(6)]
     try:
-        wait_for(lambda: len(app.store.workers()) == 6, 60, "six workers to register")
+        wait_until(lambda: len(app.store.workers()) == 6, 60, "six workers to register",
+                   interval=0.2, ignore=(StoreError,))
         started = time.monotonic()
         ids = app.enqueue_many("record_once", [{}] * 10_000)
         enqueued = time.monotonic()
-        wait_for(lambda: finished(app) == 10_000, 180, "10,000 jobs to finish", lambda: unfinished(url))
+        wait_until(lambda: finished(app) == 10_000, 180, "10,000 jobs to finish", lambda: unfinished(url),
+                   interval=0.2, ignore=(StoreError,))
         drained = time.monotonic()
     finally:
         codes = stop_gracefully(workers)
@@ -206,12 +191,6 @@ def as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def private_server() -> Iterator[PrivateServer]:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
@@ -247,15 +226,16 @@ def test_a_server_restart_mid_run_loses_nothing_and_runs_nothing_twice(private_s
     ids = app.enqueue_many("record_once", [{"pause": 0.05}] * 3000)
     workers = [spawn_worker(APP, url, "--concurrency", "8", "--maintenance-interval", "1") for _ in range(4)]
     try:
-        registered = wait_for(lambda: found if len(found := app.store.workers()) == 4 else None, 60,
-                              "four workers to register")
-        wait_for(lambda: succeeded(app) >= 500, 120, "500 jobs to succeed before the restart")
+        registered = wait_until(lambda: found if len(found := app.store.workers()) == 4 else None, 60,
+                                "four workers to register", interval=0.2, ignore=(StoreError,))
+        wait_until(lambda: succeeded(app) >= 500, 120, "500 jobs to succeed before the restart",
+                   interval=0.2, ignore=(StoreError,))
         began = time.monotonic()
         private_server.restart(down=2.0)
         back = time.monotonic()
         (before_end,) = query(url, "SELECT count(*) FILTER (WHERE state = 'succeeded') FROM errands.jobs")
-        wait_for(lambda: finished(app) == 3000, 45, "every job to finish after the restart",
-                 lambda: unfinished(url))
+        wait_until(lambda: finished(app) == 3000, 45, "every job to finish after the restart",
+                   lambda: unfinished(url), interval=0.2, ignore=(StoreError,))
         print(f"\nrestart: down {back - began:.1f}s; {before_end[0]} of 3000 jobs had succeeded when it was back;"
               f" the rest took {time.monotonic() - back:.1f}s more")
     finally:
@@ -290,11 +270,12 @@ def test_a_claim_the_worker_never_heard_of_is_not_stuck(url: str, monkeypatch: p
     runner: WorkerProcess | None = None
     app = producer(url, lease=3)
     try:
-        (info,) = wait_for(app.store.workers, 30, "the first worker to register")
+        (info,) = wait_until(app.store.workers, 30, "the first worker to register", interval=0.2, ignore=(StoreError,))
         job = app.enqueue("record_once", {})
-        assert [j.id for j in app.store.claim(info.id, None, 1)] == [job.id]  # the claim its owner never saw
+        assert [j.id for j in app.store.claim(info.id, None, 1).jobs] == [job.id]  # the claim its owner never saw
         runner = spawn_worker(APP, url, "--maintenance-interval", "0.5")
-        wait_for(lambda: app.get(job.id).finished, 15, "the job to be freed and run", lambda: unfinished(url))
+        wait_until(lambda: app.get(job.id).finished, 15, "the job to be freed and run", lambda: unfinished(url),
+                   interval=0.2, ignore=(StoreError,))
     finally:
         stop_gracefully([holder] if runner is None else [holder, runner])
     assert app.get(job.id).state is State.SUCCEEDED
@@ -413,8 +394,8 @@ def test_two_hosts_share_the_jobs_and_one_lost_whole_is_rescued_by_the_other(url
     first_b = b.spawn(url, 0, *fast)
     on_b = [first_b, b.spawn(url, first_b.pid, *fast)]
     try:
-        registered = wait_for(lambda: found if len(found := app.store.workers()) == 4 else None, 60,
-                              "four workers to register")
+        registered = wait_until(lambda: found if len(found := app.store.workers()) == 4 else None, 60,
+                                "four workers to register", interval=0.2, ignore=(StoreError,))
         ids = app.enqueue_many("record_run", [{"seconds": 0.3}] * 240)
 
         def both_busy() -> bool:
@@ -423,13 +404,15 @@ def test_two_hosts_share_the_jobs_and_one_lost_whole_is_rescued_by_the_other(url
                                  " AND lease_owner LIKE 'scale-a-%'")
             return done["a"] >= 10 and done["b"] >= 10 and running[0][0] > 0
 
-        wait_for(both_busy, 60, "both hosts to finish jobs, and host a to be running some")
+        wait_until(both_busy, 60, "both hosts to finish jobs, and host a to be running some",
+                   interval=0.2, ignore=(StoreError,))
         killed = time.monotonic()
         os.killpg(first_a.pid, signal.SIGKILL)  # the whole host at once
         lost_with_a = [w.wait(10) for w in on_a]
         victims = {job_id for (job_id,) in query(url, "SELECT id FROM errands.jobs WHERE state = 'running'"
                                                       " AND lease_owner LIKE 'scale-a-%'")}
-        wait_for(lambda: finished(app) == 240, 60, "every job to finish on host b", lambda: unfinished(url))
+        wait_until(lambda: finished(app) == 240, 60, "every job to finish on host b", lambda: unfinished(url),
+                   interval=0.2, ignore=(StoreError,))
         print(f"\nhost a was killed holding {len(victims)} running jobs; host b finished everything "
               f"{time.monotonic() - killed:.1f}s later")
     finally:

@@ -13,7 +13,7 @@ import pytest
 
 from errands import ConfigError, Errands, State, StoreBusy, StoreError
 from tests.apps import basic, faults
-from tests.conftest import spawn_worker, wait_until
+from tests.helpers import spawn_worker, wait_until
 
 HOLD_LOCK = """
 import sqlite3, sys, time

@@ -24,9 +24,8 @@ from tests.acceptance.test_store_faults import (
     running,
     succeeded,
 )
-from tests.conftest import ROOT, errands_cli, spawn_worker, wait_until
 from tests.faults.fuse_readonly import FuseUnavailable, ReadOnlySwitch, read_only_switch
-from tests.web.conftest import free_port
+from tests.helpers import ROOT, errands_cli, free_port, spawn_worker, wait_until
 
 LEASE = 6  # seconds: slow_append's lease in tests/apps/faults.py
 

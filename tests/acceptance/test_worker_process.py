@@ -9,7 +9,7 @@ import pytest
 
 from errands import Errands, State
 from tests.apps import basic
-from tests.conftest import spawn_worker, wait_until
+from tests.helpers import spawn_worker, wait_until
 
 APP = "tests.apps.basic:app"
 

@@ -17,7 +17,7 @@ from playwright.sync_api import Dialog, Page, Route, expect
 from errands import Errands, JobContext, State, WorkerConfig
 from errands.web import create_app
 from tests.browser.conftest import screenshot
-from tests.web.conftest import serve, wait_for
+from tests.helpers import serve, wait_until
 
 
 @dataclass
@@ -70,10 +70,10 @@ def test_every_page_renders_and_is_photographed(board: Board, page: Page) -> Non
     app = board.errands
     done = [app.enqueue("export", {"rows": 3}).id for _ in range(6)]
     failed = app.enqueue("flaky", {"n": 1}).id
-    wait_for(lambda: all(finished(app, j) for j in [*done, failed]), timeout=60)
+    wait_until(lambda: all(finished(app, j) for j in [*done, failed]), timeout=60)
     app.enqueue("export", {"rows": 400, "pause": 0.05})
     app.enqueue("export", {"rows": 1}, queue="reports", delay=3600)
-    wait_for(lambda: app.list_jobs(state=State.RUNNING), timeout=30)
+    wait_until(lambda: app.list_jobs(state=State.RUNNING), timeout=30)
 
     page.goto(f"{board.url}/")
     expect(page.locator(".card", has_text="succeeded")).to_contain_text("6")
@@ -118,7 +118,7 @@ def test_find_a_job_by_filter_and_see_its_timeline(board: Board, page: Page) -> 
     app = board.errands
     ids = [app.enqueue("note", {"text": f"hello {i}"}).id for i in range(5)]
     target = app.enqueue("export", {"rows": 5}).id
-    wait_for(lambda: all(finished(app, j) for j in [*ids, target]), timeout=60)
+    wait_until(lambda: all(finished(app, j) for j in [*ids, target]), timeout=60)
 
     page.goto(f"{board.url}/jobs")
     page.fill("input[name=task]", "export")
@@ -151,7 +151,7 @@ def test_find_a_job_by_filter_and_see_its_timeline(board: Board, page: Page) -> 
 def test_cancel_a_running_job_and_see_it_end_cancelled_without_reload(board: Board, page: Page) -> None:
     app = board.errands
     job = app.enqueue("export", {"rows": 2000, "pause": 0.05}).id
-    wait_for(lambda: app.get(job).state is State.RUNNING, timeout=30)
+    wait_until(lambda: app.get(job).state is State.RUNNING, timeout=30)
     page.goto(f"{board.url}/jobs/{job}")
     expect(page.locator(".job-head .state")).to_have_text("running")
     expect(page.locator("#live-status")).to_have_text("Live")
@@ -180,7 +180,7 @@ def test_bulk_retry_of_failed_jobs_by_filter(board: Board, page: Page) -> None:
     app = board.errands
     flaky = [app.enqueue("flaky", {"n": n}).id for n in range(12)]
     other = app.enqueue("export", {"rows": 1}).id
-    wait_for(lambda: all(app.get(j).state is State.FAILED for j in flaky) and finished(app, other), timeout=60)
+    wait_until(lambda: all(app.get(j).state is State.FAILED for j in flaky) and finished(app, other), timeout=60)
     board.healthy.set()
 
     page.goto(f"{board.url}/jobs?state=failed&task=flaky")
@@ -193,7 +193,7 @@ def test_bulk_retry_of_failed_jobs_by_filter(board: Board, page: Page) -> None:
     expect(page.locator(".bulk-status")).to_contain_text("12 jobs changed")
     screenshot(page, "dashboard-bulk")
 
-    wait_for(lambda: all(app.get(j).state is State.SUCCEEDED for j in flaky), timeout=60)
+    wait_until(lambda: all(app.get(j).state is State.SUCCEEDED for j in flaky), timeout=60)
     page.click("text=Back to the jobs")
     expect(page.locator("table.jobs tbody tr")).to_have_count(0)
     page.goto(f"{board.url}/jobs?state=succeeded&task=flaky")
@@ -204,7 +204,7 @@ def test_bulk_retry_of_failed_jobs_by_filter(board: Board, page: Page) -> None:
 def test_with_the_stream_cut_the_page_polls_and_says_so(board: Board, page: Page) -> None:
     app = board.errands
     job = app.enqueue("export", {"rows": 60, "pause": 0.1}).id
-    wait_for(lambda: app.get(job).state is State.RUNNING, timeout=30)
+    wait_until(lambda: app.get(job).state is State.RUNNING, timeout=30)
 
     def cut(route: Route) -> None:
         route.abort()
@@ -224,7 +224,7 @@ def test_a_script_in_arguments_renders_as_text(board: Board, page: Page) -> None
     app = board.errands
     payload = "<script>window.__pwned = 1</script><img src=x onerror=window.__pwned=2>"
     job = app.enqueue("note", {"text": payload}).id
-    wait_for(lambda: finished(app, job), timeout=30)
+    wait_until(lambda: finished(app, job), timeout=30)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{board.url}/jobs/{job}")

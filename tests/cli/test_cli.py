@@ -13,7 +13,7 @@ import pytest
 from errands import State
 from errands.stores import open_store
 from tests.acceptance.test_worker_process import APP, producer
-from tests.conftest import ROOT, errands_cli
+from tests.helpers import ROOT, errands_cli
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,24 +18,10 @@ import httpx
 import pytest
 import uvicorn
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT, free_port, wait_until
+
 DJANGO_PROJECT = ROOT / "examples" / "django_project"
 FINISHED = {"succeeded", "failed", "cancelled"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 20, message: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(0.02)
-    return value
 
 
 @dataclass

@@ -28,7 +28,8 @@ from errands.integrations.django.framework import (
     task_finished,
     task_started,
 )
-from tests.integrations.live import ThreadServer, wait_until
+from tests.helpers import wait_until
+from tests.integrations.live import ThreadServer
 
 BACKEND = "errands.integrations.django.backend.ErrandsBackend"
 

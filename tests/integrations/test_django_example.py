@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from errands import Errands, State
+from tests.helpers import wait_until
 from tests.integrations.live import (
     DJANGO_PROJECT,
     Child,
@@ -20,7 +21,6 @@ from tests.integrations.live import (
     spawn,
     start_uvicorn,
     states_until_finished,
-    wait_until,
 )
 
 

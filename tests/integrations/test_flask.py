@@ -14,8 +14,8 @@ from flask import Flask, current_app
 
 from errands import Errands, JobContext, State, WorkerConfig
 from errands.integrations.flask import FlaskErrands, serve_with_api
+from tests.helpers import ROOT, wait_until
 from tests.integrations.live import (
-    ROOT,
     Child,
     ThreadServer,
     WebProcess,
@@ -23,7 +23,6 @@ from tests.integrations.live import (
     spawn,
     start_uvicorn,
     states_until_finished,
-    wait_until,
 )
 
 

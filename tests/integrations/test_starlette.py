@@ -19,15 +19,8 @@ from starlette.routing import Route
 
 from errands import Errands, JobContext, State, WorkerConfig
 from errands.integrations.starlette import mount, worker_lifespan
-from tests.integrations.live import (
-    ROOT,
-    ThreadServer,
-    WebProcess,
-    events_url,
-    start_uvicorn,
-    states_until_finished,
-    wait_until,
-)
+from tests.helpers import ROOT, wait_until
+from tests.integrations.live import ThreadServer, WebProcess, events_url, start_uvicorn, states_until_finished
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from errands import InvalidTransition, JobNotFound, State
 from errands.job import Job, JobError, NewJob, Outcome
 from errands.stores import Store
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 
 def new(task: str = "t", **fields: object) -> NewJob:
@@ -34,14 +34,14 @@ def test_get_unknown_job_raises(store: Store) -> None:
 def test_future_run_at_makes_a_scheduled_job_that_is_not_claimed(store: Store) -> None:
     job, _ = store.enqueue(new(run_at=store.now() + 3600))
     assert job.state is State.SCHEDULED
-    assert store.claim("w", None, 10) == []
+    assert store.claim("w", None, 10).jobs == []
 
 
 def test_unique_key_returns_the_unfinished_job_then_allows_a_new_one(store: Store) -> None:
     first, created = store.enqueue(new(unique_key="k"))
     again, created_again = store.enqueue(new(unique_key="k"))
     assert created and not created_again and again.id == first.id
-    [claimed] = store.claim("w", None, 1)
+    [claimed] = store.claim("w", None, 1).jobs
     store.settle([Outcome(claimed.id, claimed.lease_token or "", State.SUCCEEDED, result_json="1")])
     third, created_third = store.enqueue(new(unique_key="k"))
     assert created_third and third.id != first.id
@@ -70,21 +70,21 @@ def test_claim_orders_by_priority_then_age_and_respects_limit(store: Store) -> N
     low = store.enqueue(new(priority=0))[0]
     high = store.enqueue(new(priority=10))[0]
     low2 = store.enqueue(new(priority=0))[0]
-    claimed = store.claim("w", None, 2)
+    claimed = store.claim("w", None, 2).jobs
     assert [j.id for j in claimed] == [high.id, low.id]
     assert all(j.state is State.RUNNING and j.attempt == 1 and j.lease_owner == "w" for j in claimed)
-    assert [j.id for j in store.claim("w", None, 5)] == [low2.id]
+    assert [j.id for j in store.claim("w", None, 5).jobs] == [low2.id]
 
 
 def test_claim_filters_by_queue(store: Store) -> None:
     mail = store.enqueue(new(queue="mail"))[0]
     store.enqueue(new(queue="reports"))
-    assert [j.id for j in store.claim("w", ["mail", "other"], 10)] == [mail.id]
+    assert [j.id for j in store.claim("w", ["mail", "other"], 10).jobs] == [mail.id]
 
 
 def test_each_claim_issues_a_fresh_token(store: Store) -> None:
     store.enqueue_many([new() for _ in range(3)])
-    tokens = [j.lease_token for j in store.claim("w", None, 3)]
+    tokens = [j.lease_token for j in store.claim("w", None, 3).jobs]
     assert len(set(tokens)) == 3 and all(tokens)
 
 
@@ -94,7 +94,7 @@ def test_concurrent_claims_never_hand_out_a_job_twice(store: Store) -> None:
     lock = threading.Lock()
 
     def claimer(name: str) -> None:
-        while jobs := store.claim(name, None, 7):
+        while jobs := store.claim(name, None, 7).jobs:
             with lock:
                 seen.extend(j.id for j in jobs)
 
@@ -108,7 +108,7 @@ def test_concurrent_claims_never_hand_out_a_job_twice(store: Store) -> None:
 
 def test_settle_is_fenced_by_the_lease_token(store: Store) -> None:
     store.enqueue(new())
-    [job] = store.claim("w", None, 1)
+    [job] = store.claim("w", None, 1).jobs
     ok = store.settle([
         Outcome(job.id, "not-the-token", State.FAILED, error=JobError("X", "late")),
         Outcome(job.id, job.lease_token or "", State.SUCCEEDED, result_json='{"a": 1}'),
@@ -122,29 +122,29 @@ def test_settle_is_fenced_by_the_lease_token(store: Store) -> None:
 
 def test_retry_outcome_schedules_the_job_with_its_error(store: Store) -> None:
     store.enqueue(new(max_attempts=3))
-    [job] = store.claim("w", None, 1)
+    [job] = store.claim("w", None, 1).jobs
     store.settle([Outcome(job.id, job.lease_token or "", State.SCHEDULED, error=JobError("E", "boom", "tb"),
                           retry_in=3600)])
     got = store.get(job.id)
     assert got.state is State.SCHEDULED and got.error == JobError("E", "boom", "tb")
     assert got.run_at > got.created_at
-    assert store.claim("w", None, 1) == []
+    assert store.claim("w", None, 1).jobs == []
 
 
 def test_released_job_keeps_its_checkpoint_and_attempt_count(store: Store) -> None:
     store.enqueue(new())
-    [job] = store.claim("w", None, 1)
+    [job] = store.claim("w", None, 1).jobs
     assert store.save_checkpoint(job.id, job.lease_token or "", '{"row": 40}')
     store.settle([Outcome(job.id, job.lease_token or "", State.QUEUED, released=True)])
     got = store.get(job.id)
     assert got.state is State.QUEUED and got.checkpoint == {"row": 40} and got.attempt == 0
-    [again] = store.claim("w2", None, 1)
+    [again] = store.claim("w2", None, 1).jobs
     assert again.checkpoint == {"row": 40} and again.attempt == 1
 
 
 def test_writes_with_a_lost_lease_are_refused(store: Store) -> None:
     store.enqueue(new())
-    [job] = store.claim("w", None, 1)
+    [job] = store.claim("w", None, 1).jobs
     token = job.lease_token or ""
     store.settle([Outcome(job.id, token, State.SUCCEEDED, result_json="1")])
     assert not store.save_checkpoint(job.id, token, "{}")
@@ -157,11 +157,10 @@ def test_writes_with_a_lost_lease_are_refused(store: Store) -> None:
 
 def test_extend_leases_reports_held_jobs_and_cancel_requests(store: Store) -> None:
     store.enqueue_many([new(), new()])
-    a, b = store.claim("w", None, 2)
+    a, b = store.claim("w", None, 2).jobs
     store.cancel(b.id)
     report = store.extend_leases("w", [a.lease_token or "", b.lease_token or ""])
     assert report.held == {a.id: a.lease_token, b.id: b.lease_token}
-    assert report.cancel_requested == {b.id}
     assert store.cancel_requests("w") == {b.id}
     assert store.extend_leases("other", [a.lease_token or ""]).held == {}
 
@@ -169,7 +168,7 @@ def test_extend_leases_reports_held_jobs_and_cancel_requests(store: Store) -> No
 def test_a_lease_the_worker_does_not_know_of_is_not_renewed(store: Store) -> None:
     """A claim whose answer was lost on the way: the worker never runs it, so it must expire."""
     store.enqueue_many([new(lease_seconds=0.05), new(lease_seconds=60)])
-    lost, known = store.claim("w", None, 2)
+    lost, known = store.claim("w", None, 2).jobs
     assert store.extend_leases("w", [known.lease_token or ""]).held == {known.id: known.lease_token}
     rescues = wait_until(store.rescue_expired, message="the unknown claim to expire")
     assert [r.job_id for r in rescues] == [lost.id]
@@ -179,7 +178,7 @@ def test_a_lease_the_worker_does_not_know_of_is_not_renewed(store: Store) -> Non
 def test_expired_lease_is_rescued_with_checkpoint_then_failed_after_max_losses(store: Store) -> None:
     store.enqueue(new(lease_seconds=0.05, max_worker_losses=2))
     for loss in (1, 2):
-        [job] = store.claim("w", None, 1)
+        [job] = store.claim("w", None, 1).jobs
         store.save_checkpoint(job.id, job.lease_token or "", json.dumps({"loss": loss}))
         rescues = wait_until(store.rescue_expired, message="lease expiry")
         assert [r.job_id for r in rescues] == [job.id]
@@ -193,7 +192,7 @@ def test_expired_lease_is_rescued_with_checkpoint_then_failed_after_max_losses(s
 
 def test_rescue_leaves_live_leases_alone(store: Store) -> None:
     store.enqueue(new(lease_seconds=60))
-    store.claim("w", None, 1)
+    store.claim("w", None, 1).jobs
     assert store.rescue_expired() == []
 
 
@@ -202,8 +201,8 @@ def test_rescue_rechecks_the_expiry_in_its_update(store: Store) -> None:
     itself requires the lease to be expired still, not only the token to match."""
     store.enqueue(new(lease_seconds=60))
     store.enqueue(new(lease_seconds=60, max_worker_losses=1))
-    a, b = store.claim("w", None, 2)
-    with store.transaction() as tx:  # the read saw both expired; a heartbeat then renewed them
+    a, b = store.claim("w", None, 2).jobs
+    with store._transaction() as tx:  # the read saw both expired; a heartbeat then renewed them
         assert tx.run("rescue", job_id=a.id, lease_token=a.lease_token, now=tx.now) == 0
         assert tx.rows("fail_lost", job_id=b.id, lease_token=b.lease_token, message="lost", now=tx.now) == []
     assert store.get(a.id).lease_token == a.lease_token and store.get(a.id).state is State.RUNNING
@@ -218,7 +217,7 @@ def expiry(job: Job) -> float:
 def test_after_an_outage_rescue_leaves_a_lease_to_renew(store: Store) -> None:
     """`since` (the leader regained the store): an expired job waits one lease after it."""
     store.enqueue(new(lease_seconds=2))
-    [job] = store.claim("w", None, 1)
+    [job] = store.claim("w", None, 1).jobs
     wait_until(lambda: store.now() > expiry(job), message="lease expiry")
     regained = store.now()
     assert store.rescue_expired(since=regained) == []
@@ -240,7 +239,7 @@ def test_cancel_waiting_and_running_jobs(store: Store) -> None:
     waiting = store.enqueue(new())[0]
     assert store.cancel(waiting.id).state is State.CANCELLED
     store.enqueue(new())
-    [running] = store.claim("w", None, 1)
+    [running] = store.claim("w", None, 1).jobs
     requested = store.cancel(running.id)
     assert requested.state is State.RUNNING and requested.cancel_requested
     assert [e.kind for e in store.events(running.id)][-1] == "cancel_requested"
@@ -248,7 +247,7 @@ def test_cancel_waiting_and_running_jobs(store: Store) -> None:
 
 def test_retry_requeues_failed_and_refuses_running(store: Store) -> None:
     store.enqueue(new())
-    [job] = store.claim("w", None, 1)
+    [job] = store.claim("w", None, 1).jobs
     with pytest.raises(InvalidTransition):
         store.retry(job.id)
     store.save_checkpoint(job.id, job.lease_token or "", '{"at": 5}')
@@ -260,7 +259,7 @@ def test_retry_requeues_failed_and_refuses_running(store: Store) -> None:
 
 def test_files_round_trip_and_replace(store: Store) -> None:
     store.enqueue(new())
-    [job] = store.claim("w", None, 1)
+    [job] = store.claim("w", None, 1).jobs
     token = job.lease_token or ""
     assert store.save_file(job.id, token, "a.csv", "text/csv", b"1,2\n")
     assert store.save_file(job.id, token, "a.csv", "text/csv", b"3,4\n")
@@ -273,12 +272,12 @@ def test_files_round_trip_and_replace(store: Store) -> None:
 
 def test_prune_removes_old_finished_jobs_with_events_and_files(store: Store) -> None:
     store.enqueue_many([new(), new()])
-    a, b = store.claim("w", None, 2)
+    a, b = store.claim("w", None, 2).jobs
     store.save_file(a.id, a.lease_token or "", "f", "text/plain", b"x")
     store.settle([Outcome(a.id, a.lease_token or "", State.SUCCEEDED, result_json="1")])
     keep = store.enqueue(new())[0]
-    assert store.prune(State.SUCCEEDED, older_than=3600) == 0
-    assert store.prune(State.SUCCEEDED, older_than=0, batch=1) == 1
+    assert store.purge({State.SUCCEEDED: 3600}).jobs == 0
+    assert store.purge({State.SUCCEEDED: 0}, batch=1).jobs == 1
     with pytest.raises(JobNotFound):
         store.get(a.id)
     assert store.events(a.id) == [] and store.files(a.id) == []
@@ -296,19 +295,19 @@ def test_list_filters_and_paginates_newest_first(store: Store) -> None:
 
 def test_all_events_follow_one_increasing_order(store: Store) -> None:
     store.enqueue_many([new(), new()])
-    store.claim("w", None, 2)
+    store.claim("w", None, 2).jobs
     events = store.events(None)
     assert [e.id for e in events] == sorted(e.id for e in events) and len(events) == 4
     assert store.events(None, after=events[1].id)[0].id == events[2].id
 
 
 def test_leadership_is_exclusive_until_released_or_expired(store: Store) -> None:
-    assert store.take_leadership("duty", "a", ttl=60)
-    assert store.take_leadership("duty", "a", ttl=60)
-    assert not store.take_leadership("duty", "b", ttl=60)
-    store.release_leadership("duty", "a")
-    assert store.take_leadership("duty", "b", ttl=0.05)
-    wait_until(lambda: store.take_leadership("duty", "c", ttl=60), message="expiry of b's lease")
+    assert store.lead("duty", "a", ttl=60)
+    assert store.lead("duty", "a", ttl=60)
+    assert not store.lead("duty", "b", ttl=60)
+    store.lead("duty", "a", ttl=0)
+    assert store.lead("duty", "b", ttl=0.05)
+    wait_until(lambda: store.lead("duty", "c", ttl=60), message="expiry of b's lease")
 
 
 def test_workers_register_and_deregister(store: Store) -> None:

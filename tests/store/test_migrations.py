@@ -8,7 +8,7 @@ from pathlib import Path
 from errands.stores import open_store
 from errands.stores.sqlfiles import load_migrations
 from errands.stores.sqlite import split_statements
-from tests.conftest import errands_cli
+from tests.helpers import errands_cli
 
 
 def schema(path: Path) -> list[tuple[str, str, str]]:

@@ -9,7 +9,7 @@ import pytest
 
 from errands import Errands
 from tests.apps import basic
-from tests.conftest import errands_cli, spawn_worker, wait_until
+from tests.helpers import errands_cli, spawn_worker, wait_until
 
 
 def pragma(path: Path, name: str) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from errands import ConfigError, Errands, JobContext, State
-from tests.conftest import drain
+from tests.helpers import drain
 
 
 def make_app(store_url: str) -> Errands:

@@ -4,12 +4,10 @@ it, and a second "host" (a network namespace) for calls from outside loopback.""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +17,7 @@ import uvicorn
 
 from errands import Errands, JobContext, WorkerConfig
 from errands.web import create_app
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+from tests.helpers import serve
 
 
 @dataclass
@@ -35,17 +28,6 @@ class LiveServer:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
-
-
-def serve(asgi: Any, host: str = "127.0.0.1") -> tuple[uvicorn.Server, str]:
-    port = free_port(host)
-    server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="off"))
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    return server, f"http://{host}:{port}"
 
 
 def define_tasks(app: Errands) -> None:
@@ -121,11 +103,3 @@ def remote_host() -> Iterator[RemoteHost]:
     yield RemoteHost(f"{subnet}.1", namespace)
     subprocess.run(["ip", "link", "del", host_side], capture_output=True)
     subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-    return value

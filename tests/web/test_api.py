@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.conftest import LiveServer, wait_for
+from tests.helpers import wait_until
+from tests.web.conftest import LiveServer
 
 JSON = {"content-type": "application/json"}
 
 
 def finished(live: LiveServer, job_id: int) -> dict:  # type: ignore[type-arg]
     with live.client() as c:
-        return wait_for(lambda: (job := c.get(f"/api/jobs/{job_id}").json())["state"] in
+        return wait_until(lambda: (job := c.get(f"/api/jobs/{job_id}").json())["state"] in
                         ("succeeded", "failed", "cancelled") and job)
 
 
@@ -42,7 +43,7 @@ def test_result_of_unfinished_and_failed_jobs_is_a_409(live: LiveServer) -> None
         assert answer.status_code == 409 and answer.json()["error"]["code"] == "not_finished"
     failing = live.errands.enqueue("explode", {})
     live.errands.start_worker().stop()  # nothing to see here: run it in a worker below
-    from tests.conftest import drain
+    from tests.helpers import drain
 
     drain(live.errands)
     with live.client() as c:

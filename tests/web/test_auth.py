@@ -11,8 +11,8 @@ import pytest
 
 from errands import Errands
 from errands.web import create_app
-from tests.conftest import drain
-from tests.web.conftest import RemoteHost, define_tasks, serve
+from tests.helpers import drain, serve
+from tests.web.conftest import RemoteHost, define_tasks
 
 TOKEN = "s3cret-admin-token"
 JSON = {"content-type": "application/json"}

@@ -20,7 +20,8 @@ from errands.job import JobEvent
 from errands.stores import dashboard as reads
 from errands.web import create_app
 from errands.web.dashboard.pages import timeline
-from tests.web.conftest import LiveServer, RemoteHost, define_tasks, serve, wait_for
+from tests.helpers import serve, wait_until
+from tests.web.conftest import LiveServer, RemoteHost, define_tasks
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -266,7 +267,7 @@ def test_the_overview_counts_the_last_hour(live: LiveServer, worker: None) -> No
     app = live.errands
     done = [app.enqueue("export", {"rows": 1}).id for _ in range(4)]
     boom = app.enqueue("explode", {}).id
-    wait_for(lambda: all(app.get(j).finished for j in [*done, boom]), timeout=60)
+    wait_until(lambda: all(app.get(j).finished for j in [*done, boom]), timeout=60)
     view = reads.overview(app.store)
     assert view.finished_last_hour == 5 and view.failure_rate == pytest.approx(0.2)
     assert sum(s for s, _, _ in view.per_minute) == 4 and len(view.per_minute) == 60
@@ -320,7 +321,7 @@ def test_a_waiting_job_says_why_it_is_not_running(live: LiveServer) -> None:
         assert f"It waits for its parent job #{later.id} to succeed." in why(child.id)
     running = app.start_worker(WorkerConfig(concurrency=1, idle_wait=0.05, queues=("elsewhere",)))
     try:
-        wait_for(lambda: app.store.workers())
+        wait_until(lambda: app.store.workers())
         with live.client() as c:
             page = html.unescape(c.get(f"/dashboard/jobs/{queued.id}").text)
             assert "serves queue 'default'" in page

@@ -13,8 +13,8 @@ import pytest
 
 from errands import Errands, JobContext, State
 from errands.web import create_app
-from tests.conftest import drain, sqlite_url
-from tests.web.conftest import LiveServer, define_tasks, serve, wait_for
+from tests.helpers import drain, serve, sqlite_url, wait_until
+from tests.web.conftest import LiveServer, define_tasks
 
 
 def health(url: str) -> httpx.Response:
@@ -103,7 +103,7 @@ def test_a_postgres_store_that_does_not_answer_is_unhealthy_after_the_deadline(p
         assert [a.status_code for a in answers] == [503] * 3
         assert "did not answer within 0.5s" in answers[0].json()["store"]
         locker.execute("ROLLBACK")
-        wait_for(lambda: health(url).status_code == 200, timeout=30)
+        wait_until(lambda: health(url).status_code == 200, timeout=30)
     finally:
         locker.close()
         server.should_exit = True

@@ -10,7 +10,8 @@ import pytest
 
 from errands import Errands, Settings
 from errands.web import create_app
-from tests.web.conftest import LiveServer, define_tasks, serve
+from tests.helpers import serve
+from tests.web.conftest import LiveServer, define_tasks
 
 JSON = {"content-type": "application/json"}
 HUGE = "1" + "0" * 22  # a 23-digit number

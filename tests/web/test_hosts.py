@@ -11,7 +11,8 @@ import pytest
 
 from errands import Errands
 from errands.web import create_app
-from tests.web.conftest import LiveServer, define_tasks, serve
+from tests.helpers import serve
+from tests.web.conftest import LiveServer, define_tasks
 
 TOKEN = "s3cret-admin-token"
 

@@ -6,12 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 
-from tests.conftest import ROOT
-from tests.web.conftest import free_port, wait_for
+from tests.helpers import ROOT, free_port, wait_until
 
 
 def test_serve_with_worker_runs_jobs_posted_over_http_and_stops_on_sigterm(store_url: str) -> None:
@@ -29,15 +27,13 @@ def test_serve_with_worker_runs_jobs_posted_over_http_and_stops_on_sigterm(store
             except httpx.TransportError:
                 return False
 
-        wait_for(up, timeout=30)
+        wait_until(up, timeout=30)
         made = httpx.post(f"{base}/api/jobs", json={"task": "greet", "args": {"name": "Ada"}}).json()
-        done = wait_for(lambda: (j := httpx.get(f"{base}/api/jobs/{made['id']}").json())["state"] == "succeeded"
+        done = wait_until(lambda: (j := httpx.get(f"{base}/api/jobs/{made['id']}").json())["state"] == "succeeded"
                         and j)
         assert done["result"] == "hello Ada"
-        started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
-        assert time.monotonic() - started < 15
+        assert proc.wait(15) == 0  # it exits on SIGTERM, without a second signal
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -15,8 +15,8 @@ from errands import Errands
 from errands.stores import open_store
 from errands.web import create_app
 from errands.web.events import EventHub, stream
-from tests.conftest import sqlite_url
-from tests.web.conftest import define_tasks, serve, wait_for
+from tests.helpers import serve, sqlite_url, wait_until
+from tests.web.conftest import define_tasks
 
 
 def test_streams_past_the_limit_get_a_503_and_a_closed_one_frees_its_slot(store_url: str) -> None:
@@ -33,7 +33,7 @@ def test_streams_past_the_limit_get_a_503_and_a_closed_one_frees_its_slot(store_
                 for path in ("/api/events", f"/api/jobs/{job.id}/events"):
                     refused = c.get(path)
                     assert refused.status_code == 503 and refused.json()["error"]["code"] == "too_many_streams"
-            wait_for(lambda: hub.subscribers == 0)
+            wait_until(lambda: hub.subscribers == 0)
             with c.stream("GET", "/api/events") as again:
                 assert again.status_code == 200
     finally:

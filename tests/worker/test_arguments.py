@@ -19,8 +19,8 @@ from errands import Errands, JobContext, State
 from errands.errors import BadArguments
 from errands.task import Task
 from errands.web import create_app
-from tests.conftest import drain, errands_cli
-from tests.web.conftest import LiveServer, serve
+from tests.helpers import drain, errands_cli, serve
+from tests.web.conftest import LiveServer
 
 APP = "tests.apps.basic:app"  # add(a: int, b: int)
 

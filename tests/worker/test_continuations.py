@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from errands import Errands, JobContext, JobNotFound, State
-from tests.conftest import drain
+from tests.helpers import drain
 
 
 def make_app(store_url: str) -> Errands:

@@ -7,7 +7,7 @@ import pytest
 
 from errands import BadArguments, ConfigError, Errands, JobContext, Settings, State
 from errands.text import utf8_size
-from tests.conftest import drain
+from tests.helpers import drain
 
 
 def test_a_run_keeps_its_first_log_lines_then_one_truncation_line(store_url: str) -> None:

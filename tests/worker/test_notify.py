@@ -15,8 +15,7 @@ from aiosmtpd.controller import Controller
 
 from errands import BadArguments, Errands, JobContext, Settings, State
 from errands.notify.webhook import SIGNATURE_HEADER, verify_signature
-from tests.conftest import drain, wait_until
-from tests.web.conftest import free_port
+from tests.helpers import drain, free_port, wait_until
 
 SECRET = "hook-secret"
 

@@ -16,7 +16,7 @@ from errands.stores import Store
 from errands.text import capped, describe, format_error, type_name, utf8_size
 from errands.worker.settle import Settler
 from tests.apps import hostile
-from tests.conftest import drain, spawn_worker
+from tests.helpers import drain, spawn_worker
 
 APP = "tests.apps.hostile:app"
 CAP = 65_536
@@ -154,7 +154,7 @@ def test_progress_a_store_cannot_hold_fails_the_task_clearly(store_url: str) -> 
 
 def test_an_outcome_the_store_refuses_is_recorded_as_a_bare_failure(store: Store) -> None:
     good, bad = (store.enqueue(NewJob(task="t", args_json="{}"))[0] for _ in range(2))
-    claimed = {job.id: job.lease_token or "" for job in store.claim("w1", None, 2)}
+    claimed = {job.id: job.lease_token or "" for job in store.claim("w1", None, 2).jobs}
     seen: list[tuple[int, bool]] = []
     settler = Settler(store, lambda outcome, accepted: seen.append((outcome.job_id, accepted)))
     settler.start()

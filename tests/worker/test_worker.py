@@ -9,7 +9,7 @@ from pathlib import Path
 
 from errands import Errands, JobCancelled, JobContext, Settings, State, WorkerConfig
 from errands.job import NewJob
-from tests.conftest import drain, wait_until
+from tests.helpers import drain, wait_until
 
 
 def test_result_and_progress_are_recorded(app: Errands) -> None:
@@ -97,17 +97,23 @@ def test_timeout_stops_plain_python_and_fails_the_job(app: Errands) -> None:
 
 def test_async_tasks_run_on_one_event_loop_concurrently(app: Errands) -> None:
     threads = set()
+    started: set[int] = set()
 
     @app.task
     async def fetch(ctx: JobContext, i: int) -> int:
         threads.add(threading.get_ident())
-        await asyncio.sleep(0.2)
+        started.add(i)
+        # A barrier: no job returns before all eight have started, so they can only finish
+        # if they run at the same time (one at a time, the first would wait out its 30 s).
+        await asyncio.wait_for(until_all_started(), timeout=30)
         return i * 2
 
+    async def until_all_started() -> None:
+        while len(started) < 8:
+            await asyncio.sleep(0.01)
+
     ids = [fetch.enqueue(i=i).id for i in range(8)]
-    started = time.monotonic()
     drain(app, concurrency=8)
-    assert time.monotonic() - started < 1.5  # eight 0.2 s sleeps overlapped
     assert [app.get(i).result for i in ids] == [i * 2 for i in range(8)]
     assert len(threads) == 1
 

@@ -1,0 +1,95 @@
+"""Helpers every test layer shares: waiting for a condition, a free port, a live HTTP server in a
+thread, the real `errands` command and worker processes. One definition each; fixtures stay in
+conftest.py files."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from errands import Errands, WorkerConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'errands.db'}"
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 20.0, message: str = "condition",
+               explain: Callable[[], str] | None = None, *, interval: float = 0.01,
+               ignore: tuple[type[BaseException], ...] = ()) -> Any:
+    """Poll `condition` every `interval` seconds until it returns something truthy, and return that;
+    fail the test after `timeout`. Exceptions of the `ignore` types count as "not yet" (a server
+    that is restarting); on timeout, `explain` says what is left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+        except ignore:
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}" + (f": {explain()}" if explain else ""))
+        time.sleep(interval)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def serve(asgi: Any, host: str = "127.0.0.1") -> tuple[uvicorn.Server, str]:
+    """Serve `asgi` with uvicorn on a free port, in a daemon thread; return the server and its URL."""
+    port = free_port(host)
+    server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="off"))
+    threading.Thread(target=server.run, daemon=True).start()
+    wait_until(lambda: server.started, timeout=20, message="uvicorn to start")
+    return server, f"http://{host}:{port}"
+
+
+def drain(app: Errands, **config: Any) -> None:
+    """Run an in-process worker until nothing is left to do."""
+    worker = app.worker(WorkerConfig(burst=True, **{"concurrency": 4, **config}))
+    worker.run()
+
+
+def errands_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
+                cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run the real `errands` command in a child process."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "errands", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=cwd)
+
+
+class WorkerProcess(subprocess.Popen[bytes]):
+    """A real `errands worker` process whose output goes to a file (a pipe could fill and block it)."""
+
+    log_path: Path
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+
+def spawn_worker(app_ref: str, url: str, *args: str) -> WorkerProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ERRANDS_URL": url}
+    log = tempfile.NamedTemporaryFile(prefix="errands-worker-", suffix=".log", delete=False)
+    proc = WorkerProcess([sys.executable, "-m", "errands", "worker", "--app", app_ref, *args],
+                         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = Path(log.name)
+    log.close()
+    return proc
