@@ -202,4 +202,5 @@ def test_a_claimed_job_whose_task_is_gone_goes_back_to_wait_without_failing(app:
     assert left.state is State.SCHEDULED and left.attempt == 0  # the attempt does not count
     assert left.error is not None and left.error.type == "UnknownTask"
     assert "does not know task 'short_lived'" in left.error.message
-    assert [e.data for e in app.events(job.id) if e.state is State.SCHEDULED][0]["reason"].startswith("released")
+    released = [e.data for e in app.events(job.id) if e.state is State.SCHEDULED][0]
+    assert released is not None and released["reason"].startswith("released")

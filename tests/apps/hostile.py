@@ -41,7 +41,7 @@ class BadNotes(Sequence[str]):
     def __len__(self) -> int:
         raise RuntimeError("no len")
 
-    def __getitem__(self, index: object) -> str:  # type: ignore[override]
+    def __getitem__(self, index: object) -> str:
         raise RuntimeError("no notes")
 
 
@@ -58,7 +58,7 @@ def raise_kind(kind: str) -> None:
         raise NotAString()
     if kind == "bad_notes":
         exc = ValueError("notes that cannot be read")
-        exc.__notes__ = BadNotes()  # type: ignore[attr-defined]
+        exc.__notes__ = BadNotes()  # type: ignore[assignment]
         raise exc
     if kind == "bad_text":
         raise ValueError("a lone surrogate \ud800 and a NUL \x00 in one message")

@@ -3,12 +3,17 @@ checks each task against the configured backend)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from errands.integrations.django.framework import TaskContext
 
-try:
-    from django.tasks import task
-except ImportError:
+if TYPE_CHECKING:  # type-checked against the backport, which ships its types (as errands' framework.py is)
     from django_tasks import task
+else:
+    try:
+        from django.tasks import task
+    except ImportError:
+        from django_tasks import task
 
 
 @task

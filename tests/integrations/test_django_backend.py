@@ -146,7 +146,7 @@ def test_bad_arguments_are_refused_before_anything_is_stored(defs: ModuleType, j
         defs.add.enqueue(object(), 1)
     with pytest.raises(ValueError):
         defs.add.enqueue(float("nan"), 1)
-    assert jobs.list() == []
+    assert jobs.list_jobs() == []
 
 
 def test_ids_that_are_no_django_task_do_not_exist(defs: ModuleType, jobs: Errands) -> None:

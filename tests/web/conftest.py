@@ -14,9 +14,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from errands import Errands, JobContext, WorkerConfig
 from errands.web import create_app
+from errands.web.events import EventHub
 from tests.helpers import serve
 
 
@@ -29,6 +31,15 @@ class LiveServer:
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
 
+
+
+def hub_of(server: uvicorn.Server) -> EventHub:
+    """The event hub of the web app a live server serves."""
+    asgi = server.config.app
+    assert isinstance(asgi, Starlette)
+    hub = asgi.state.hub
+    assert isinstance(hub, EventHub)
+    return hub
 
 def define_tasks(app: Errands) -> None:
     @app.task(name="export", public=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.helpers import wait_until
@@ -10,10 +12,11 @@ from tests.web.conftest import LiveServer
 JSON = {"content-type": "application/json"}
 
 
-def finished(live: LiveServer, job_id: int) -> dict:  # type: ignore[type-arg]
+def finished(live: LiveServer, job_id: int) -> dict[str, Any]:
     with live.client() as c:
-        return wait_until(lambda: (job := c.get(f"/api/jobs/{job_id}").json())["state"] in
-                        ("succeeded", "failed", "cancelled") and job)
+        done: dict[str, Any] = wait_until(lambda: (job := c.get(f"/api/jobs/{job_id}").json())["state"] in
+                                          ("succeeded", "failed", "cancelled") and job)
+    return done
 
 
 def test_enqueue_run_read_result_and_files(live: LiveServer, worker: None) -> None:

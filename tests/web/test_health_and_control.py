@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -26,7 +27,7 @@ def test_health_is_ok_on_a_working_store(live: LiveServer) -> None:
     assert answer.status_code == 200 and answer.json() == {"status": "ok"}
 
 
-def sqlite_server(path: Path, **options: object) -> tuple[Errands, str, object]:
+def sqlite_server(path: Path, **options: Any) -> tuple[Errands, str, object]:
     app = Errands(f"sqlite:///{path}")
     define_tasks(app)
     app.enqueue("export", {"rows": 1})

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from errands import State
-from tests.web.conftest import LiveServer
+from tests.web.conftest import LiveServer, hub_of
 
 
 def read_events(client: httpx.Client, path: str, limit: int | None = None,
@@ -102,7 +102,7 @@ def test_many_clients_share_one_reader_of_the_store(live: LiveServer, worker: No
         async with httpx.AsyncClient(base_url=live.url, timeout=60, limits=limits) as client:
             return await asyncio.gather(*(follow(client) for _ in range(200)))
 
-    hub = live.server.config.app.state.hub
+    hub = hub_of(live.server)
     started, before = time.monotonic(), hub.queries
     counts = asyncio.run(crowd())
     elapsed, reads = time.monotonic() - started, hub.queries - before

@@ -16,7 +16,7 @@ from errands.stores import open_store
 from errands.web import create_app
 from errands.web.events import EventHub, stream
 from tests.helpers import serve, sqlite_url, wait_until
-from tests.web.conftest import define_tasks
+from tests.web.conftest import define_tasks, hub_of
 
 
 def test_streams_past_the_limit_get_a_503_and_a_closed_one_frees_its_slot(store_url: str) -> None:
@@ -24,7 +24,7 @@ def test_streams_past_the_limit_get_a_503_and_a_closed_one_frees_its_slot(store_
     define_tasks(app)
     job = app.enqueue("export", {"rows": 1})
     server, url = serve(create_app(app, max_streams=2, poll_interval=0.02))
-    hub = server.config.app.state.hub
+    hub = hub_of(server)
     try:
         with httpx.Client(base_url=url, timeout=30) as c:
             with c.stream("GET", "/api/events") as first, c.stream("GET", f"/api/jobs/{job.id}/events") as second:
@@ -78,7 +78,7 @@ async def fill_a_gap(path: Path, job_id: int) -> tuple[EventHub, list[int], int]
     while hub.pending_gaps != 1:
         await asyncio.sleep(0.01)
     writer.execute(insert, (last + 1, job_id))
-    delivered = []
+    delivered: list[int] = []
     while len(delivered) < 2:
         delivery = await asyncio.wait_for(queue.get(), 30)
         assert not isinstance(delivery, str)
