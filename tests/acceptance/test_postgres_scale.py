@@ -370,10 +370,8 @@ def two_hosts() -> Iterator[list[Host]]:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             hosts.append(Host(name, namespace, here))
         for host in hosts:
-            deadline = time.monotonic() + 10
-            while not _reachable(host.address, 5432):
-                assert time.monotonic() < deadline, f"socat did not listen on {host.address}:5432"
-                time.sleep(0.05)
+            wait_until(lambda: _reachable(host.address, 5432), timeout=20,  # noqa: B023 - called at once
+                       message=f"socat to listen on {host.address}:5432")
         yield hosts
     finally:
         for forwarder in forwarders:

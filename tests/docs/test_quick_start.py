@@ -10,12 +10,11 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_until
 
 from .blocks import PAGES, blocks
 
@@ -33,15 +32,14 @@ def shell_lines() -> list[str]:
 
 
 def wait_for_health(url: str, server: subprocess.Popen[str]) -> None:
-    for _ in range(600):
+    def healthy() -> bool:
         assert server.poll() is None, "errands serve exited"
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
+            return httpx.get(url, timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url} never answered")
+            return False
+
+    wait_until(healthy, timeout=30, message=f"{url} to answer")
 
 
 def test_the_quick_start_works_as_written(tmp_path: Path) -> None:

@@ -88,7 +88,7 @@ def test_sigterm_stops_the_flask_worker_gracefully_and_releases_its_job(
     store.close()
 
 
-def make_app(store_file: str, name: str = "shop", secret_key: str = "flask-test") -> tuple[Flask, FlaskErrands]:
+def shop_app(store_file: str, name: str = "shop", secret_key: str = "flask-test") -> tuple[Flask, FlaskErrands]:
     jobs = FlaskErrands()
 
     @jobs.task
@@ -109,7 +109,7 @@ def make_app(store_file: str, name: str = "shop", secret_key: str = "flask-test"
 
 
 def test_config_tokens_and_an_in_process_worker_through_a_live_server(store_file: str) -> None:
-    app, jobs = make_app(store_file)
+    app, jobs = shop_app(store_file)
     assert jobs.url == store_file and jobs.settings.lease == 12
     asgi = serve_with_api(app, worker=WorkerConfig(idle_wait=0.05), trust_loopback=False)
     with ThreadServer(asgi) as server, httpx.Client(base_url=server.url, timeout=30) as client:
@@ -125,8 +125,8 @@ def test_config_tokens_and_an_in_process_worker_through_a_live_server(store_file
         assert admin.status_code == 200 and admin.json()["jobs"][0]["id"] == started["id"]
 
         # Another process of the same site (same SECRET_KEY) signs tokens the server accepts.
-        _, same_site = make_app(store_file, "shop-2")
-        _, other_site = make_app(store_file, "other", secret_key="another key")
+        _, same_site = shop_app(store_file, "shop-2")
+        _, other_site = shop_app(store_file, "other", secret_key="another key")
         assert client.get(same_site.follow_url(started["id"])).status_code == 200
         assert client.get(other_site.follow_url(started["id"])).status_code == 401
     jobs.close()

@@ -13,7 +13,7 @@ from errands import ConfigError, Errands, JobContext, State
 from tests.helpers import drain
 
 
-def make_app(store_url: str) -> Errands:
+def welcome_app(store_url: str) -> Errands:
     app = Errands(store_url)
 
     @app.task(name="welcome_email")
@@ -27,7 +27,7 @@ def make_app(store_url: str) -> Errands:
 def own_connection(store_url: str) -> Iterator[Any]:
     """The application's own database connection, in a transaction, with its own table
     (in the database errands already uses, as an application would have it)."""
-    make_app(store_url).store.close()
+    welcome_app(store_url).store.close()
     if store_url.startswith("sqlite"):
         conn: Any = sqlite3.connect(store_url.removeprefix("sqlite:///"))  # implicit BEGIN before writes
         conn.execute("CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY)")
@@ -47,7 +47,7 @@ def users(conn: Any) -> list[str]:
 
 
 def test_commit_keeps_exactly_one_job_and_workers_see_it_only_after(store_url: str, own_connection: Any) -> None:
-    app = make_app(store_url)
+    app = welcome_app(store_url)
     mark = "?" if store_url.startswith("sqlite") else "%s"
     own_connection.execute(f"INSERT INTO users (name) VALUES ({mark})", ("ada",))
     job = app.enqueue("welcome_email", {"user": "ada"}, connection=own_connection)
@@ -59,7 +59,7 @@ def test_commit_keeps_exactly_one_job_and_workers_see_it_only_after(store_url: s
 
 
 def test_rollback_leaves_no_job(store_url: str, own_connection: Any) -> None:
-    app = make_app(store_url)
+    app = welcome_app(store_url)
     mark = "?" if store_url.startswith("sqlite") else "%s"
     own_connection.execute(f"INSERT INTO users (name) VALUES ({mark})", ("bob",))
     app.tasks["welcome_email"].enqueue(user="bob", connection=own_connection)
@@ -69,7 +69,7 @@ def test_rollback_leaves_no_job(store_url: str, own_connection: Any) -> None:
 
 
 def test_a_connection_that_cannot_hold_the_job_is_refused(store_url: str, own_connection: Any) -> None:
-    app = make_app(store_url)
+    app = welcome_app(store_url)
     with pytest.raises(ConfigError, match="connection= takes"):
         app.enqueue("welcome_email", {"user": "x"}, connection=object())
     if store_url.startswith("sqlite"):
@@ -84,7 +84,7 @@ def test_a_connection_that_cannot_hold_the_job_is_refused(store_url: str, own_co
 def test_an_autocommit_connection_inside_an_explicit_transaction_is_taken(store_url: str,
                                                                           own_connection: Any) -> None:
     """psycopg's `with conn.transaction():` on an autocommit connection, or sqlite3's BEGIN."""
-    app = make_app(store_url)
+    app = welcome_app(store_url)
     if store_url.startswith("sqlite"):
         own_connection.isolation_level = None
         for ending in ("ROLLBACK", "COMMIT"):

@@ -9,7 +9,7 @@ from errands import Errands, JobContext, JobNotFound, State
 from tests.helpers import drain
 
 
-def make_app(store_url: str) -> Errands:
+def pipeline_app(store_url: str) -> Errands:
     app = Errands(store_url)
 
     @app.task(name="fetch")
@@ -26,7 +26,7 @@ def make_app(store_url: str) -> Errands:
 
 
 def test_a_continuation_runs_only_after_its_parent_succeeded(store_url: str) -> None:
-    app = make_app(store_url)
+    app = pipeline_app(store_url)
     parent = app.enqueue("fetch", {"rows": 7})
     child = app.then(parent.id, "summarize", {"label": "march"})
     assert app.get(child.id).state is State.SCHEDULED and child.parent_id == parent.id
@@ -39,7 +39,7 @@ def test_a_continuation_runs_only_after_its_parent_succeeded(store_url: str) -> 
 
 
 def test_continuations_are_cancelled_down_the_chain_when_the_parent_fails(store_url: str) -> None:
-    app = make_app(store_url)
+    app = pipeline_app(store_url)
     parent = app.enqueue("fetch", {"rows": 1, "fail": True})
     child = app.enqueue("summarize", {"label": "x"}, after=parent.id)
     grandchild = app.then(child.id, "summarize", {"label": "y"})
@@ -52,7 +52,7 @@ def test_continuations_are_cancelled_down_the_chain_when_the_parent_fails(store_
 
 
 def test_cancelling_a_waiting_parent_cancels_its_continuation(store_url: str) -> None:
-    app = make_app(store_url)
+    app = pipeline_app(store_url)
     parent = app.enqueue("fetch", {"rows": 1})
     child = app.then(parent.id, "summarize", {"label": "x"})
     app.cancel(parent.id)
@@ -60,7 +60,7 @@ def test_cancelling_a_waiting_parent_cancels_its_continuation(store_url: str) ->
 
 
 def test_continuing_a_parent_that_already_ended(store_url: str) -> None:
-    app = make_app(store_url)
+    app = pipeline_app(store_url)
     ok, bad = app.enqueue("fetch", {"rows": 3}), app.enqueue("fetch", {"rows": 3, "fail": True})
     drain(app)
     assert app.then(ok.id, "summarize", {"label": "late"}).state is State.QUEUED

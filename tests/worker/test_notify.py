@@ -68,7 +68,7 @@ def webhook_server() -> Iterator[tuple[Hooks, str]]:
     server.shutdown()
 
 
-def make_app(store_url: str, **settings: Any) -> Errands:
+def notify_app(store_url: str, **settings: Any) -> Errands:
     app = Errands(store_url, settings=Settings(base_url="https://jobs.example.com", webhook_secret=SECRET,
                                                **settings))
 
@@ -83,7 +83,7 @@ def make_app(store_url: str, **settings: Any) -> Errands:
 
 def test_email_is_received_by_a_real_smtp_server(store_url: str, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
-    app = make_app(store_url, smtp_url=f"smtp://127.0.0.1:{port}?from=jobs@example.com")
+    app = notify_app(store_url, smtp_url=f"smtp://127.0.0.1:{port}?from=jobs@example.com")
     ok = app.enqueue("report", {}, notify={"email": ["alice@example.com", "bob@example.com"], "on": ["succeeded"]})
     bad = app.enqueue("report", {"fail": True})  # the task's own notify settings: ops, on failure
     drain(app)
@@ -104,7 +104,7 @@ def test_email_is_received_by_a_real_smtp_server(store_url: str, smtp: tuple[Inb
 def test_webhook_is_signed_and_retried_until_delivered(store_url: str, webhook_server: tuple[Hooks, str]) -> None:
     hooks, url = webhook_server
     hooks.fail_next = 1
-    app = make_app(store_url)
+    app = notify_app(store_url)
     job = app.enqueue("report", {}, notify={"webhook": url})
     drain(app)  # a burst worker stays for the delivery's retry
     [delivery] = app.list_jobs(task="errands.notify.webhook")
@@ -122,7 +122,7 @@ def test_webhook_is_signed_and_retried_until_delivered(store_url: str, webhook_s
 
 
 def test_notification_jobs_are_written_with_the_final_state(store_url: str) -> None:
-    app = make_app(store_url)
+    app = notify_app(store_url)
     waiting = app.enqueue("report", {}, notify={"webhook": "http://127.0.0.1:9/never", "on": ["cancelled"]})
     assert app.list_jobs(task="errands.notify.webhook") == []
     app.cancel(waiting.id)  # one transaction: the cancel and its notification job
@@ -142,7 +142,7 @@ def test_notification_jobs_are_written_with_the_final_state(store_url: str) -> N
     ],
 )
 def test_bad_notify_settings_are_refused_at_enqueue(store_url: str, notify: dict[str, Any], message: str) -> None:
-    app = make_app(store_url)
+    app = notify_app(store_url)
     with pytest.raises(BadArguments, match=message):
         app.enqueue("report", {}, notify=notify)
     assert app.list_jobs() == []
