@@ -67,7 +67,7 @@ def time_claims(system: ErrandsPgSystem, batch: int, rounds: int) -> list[float]
         for _ in range(rounds):
             system.enqueue_bulk(range(batch))
             start = time.perf_counter()
-            claimed = store.claim("bench-claimer", None, batch)
+            claimed = store.claim("bench-claimer", None, batch).jobs
             seconds.append(time.perf_counter() - start)
             if len(claimed) != batch:
                 raise RuntimeError(f"claimed {len(claimed)} jobs, expected {batch}")

@@ -53,8 +53,7 @@ class Errands:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.url)
-            self._store.follow_ups = notify.plan
+            self._store = open_store(self.url, follow_ups=notify.plan)
         return self._store
 
     def close(self) -> None:
@@ -262,7 +261,7 @@ class Errands:
         self, older_than: float, states: Iterable[State] = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
     ) -> int:
         """Delete finished jobs (with their events and files) older than `older_than` seconds."""
-        return sum(self.store.prune(State(s), older_than) for s in states)
+        return self.store.purge({State(s): older_than for s in states}).jobs
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Jobs per queue per state."""

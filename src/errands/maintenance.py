@@ -1,4 +1,4 @@
-"""Housekeeping that keeps the store honest: rescue expired leases, promote due jobs, prune.
+"""Housekeeping that keeps the store honest: rescue expired leases, promote due jobs, purge.
 
 Every worker calls `tick()`; only the one holding the store's leader lease acts,
 so duties run exactly once at a time across processes and hosts.
@@ -45,7 +45,7 @@ class Maintenance:
         because they died. Rescue then leaves every job one lease after the store came back,
         for its worker to renew the lease or record the outcome first."""
         try:
-            self.is_leader = self.store.take_leadership(LEADER_DUTY, self.owner, ttl=self.interval * 2)
+            self.is_leader = self.store.lead(LEADER_DUTY, self.owner, ttl=self.interval * 2)
         except BaseException:
             self._failed = True
             raise
@@ -71,14 +71,13 @@ class Maintenance:
             State.CANCELLED: self.settings.keep_cancelled,
             State.FAILED: self.settings.keep_failed,
         }
-        removed = sum(self.store.prune(state, age) for state, age in keep.items())
-        self.store.forget_workers(older_than=STALE_WORKER)
-        if removed:
-            pages = self.store.reclaim_space()
-            log.info("pruned %d finished job(s) past their retention (%d page(s) given back)", removed, pages)
-        return removed
+        purged = self.store.purge(keep, workers_older_than=STALE_WORKER, reclaim=True)
+        if purged.jobs:
+            log.info("pruned %d finished job(s) past their retention (%d page(s) given back)", purged.jobs,
+                     purged.pages)
+        return purged.jobs
 
     def resign(self) -> None:
         if self.is_leader:
-            self.store.release_leadership(LEADER_DUTY, self.owner)
+            self.store.lead(LEADER_DUTY, self.owner, ttl=0)
             self.is_leader = False

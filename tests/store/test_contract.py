@@ -192,7 +192,7 @@ def test_expired_lease_is_rescued_with_checkpoint_then_failed_after_max_losses(s
 
 def test_rescue_leaves_live_leases_alone(store: Store) -> None:
     store.enqueue(new(lease_seconds=60))
-    store.claim("w", None, 1).jobs
+    store.claim("w", None, 1)
     assert store.rescue_expired() == []
 
 
@@ -295,7 +295,7 @@ def test_list_filters_and_paginates_newest_first(store: Store) -> None:
 
 def test_all_events_follow_one_increasing_order(store: Store) -> None:
     store.enqueue_many([new(), new()])
-    store.claim("w", None, 2).jobs
+    store.claim("w", None, 2)
     events = store.events(None)
     assert [e.id for e in events] == sorted(e.id for e in events) and len(events) == 4
     assert store.events(None, after=events[1].id)[0].id == events[2].id

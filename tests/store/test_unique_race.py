@@ -28,7 +28,7 @@ def test_enqueue_with_a_key_whose_holder_keeps_finishing_never_fails(store: Stor
 
     def finish() -> None:
         while producing.is_set():
-            for job in store.claim("w", None, 10):
+            for job in store.claim("w", None, 10).jobs:
                 store.settle([Outcome(job.id, job.lease_token or "", State.SUCCEEDED, result_json=json.dumps(1))])
 
     producers = [threading.Thread(target=produce) for _ in range(3)]

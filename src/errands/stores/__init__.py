@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from ..errors import ConfigError
+from .aftermath import FollowUps
 from .base import Store
 
 DEFAULT_URL = "sqlite:///errands.db"
 
 
-def open_store(url: str, *, migrate: bool = True, create: bool = True) -> Store:
+def open_store(url: str, *, migrate: bool = True, create: bool = True, follow_ups: FollowUps | None = None) -> Store:
     """Open the store a URL names; with `migrate`, pending migrations are applied first.
-    Without `create`, a SQLite file that does not exist is refused (ConfigError), not created."""
+    Without `create`, a SQLite file that does not exist is refused (ConfigError), not created.
+    `follow_ups` gives the jobs (notifications) to store, in the same transaction, when a job ends."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "sqlite":
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(url, migrate=migrate, create=create)
+        return SQLiteStore(url, migrate=migrate, create=create, follow_ups=follow_ups)
     if scheme in ("postgres", "postgresql"):
         try:
             from .postgres import PostgresStore
@@ -23,7 +25,7 @@ def open_store(url: str, *, migrate: bool = True, create: bool = True) -> Store:
             raise ConfigError(
                 f"the PostgreSQL store needs psycopg 3 and psycopg_pool ({exc}): pip install 'errands[postgres]'"
             ) from None
-        return PostgresStore(url, migrate=migrate)
+        return PostgresStore(url, migrate=migrate, follow_ups=follow_ups)
     raise ConfigError(f"unknown store URL {url!r}: use sqlite:///path/to/file.db or postgresql://host/database")
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from ..job import FINISHED, Job, State
 from .base import Store
 from .records import job_from_row
-from .values import LIVE_WITHIN, WorkerInfo, event
+from .values import LIVE_WITHIN, BulkAction, WorkerInfo
+
+__all__ = ["BulkAction", "Chunk", "JobFilter", "JobPage", "Overview", "QueueLoad", "SeenWorker", "act_on_chunk",
+           "applies_to", "find_jobs", "jobs_in_hand", "overview", "recently_stopped", "state_counts", "top_id"]
 
 WINDOW = 50_000  # ids one page (or one bulk chunk) looks at, at most
 COUNT_CAP = 10_000  # counts stop here: "10,000+"
@@ -83,7 +85,7 @@ def _continue_from(tx: Any, f: JobFilter, floor: int, lowest: int) -> int | None
 def find_jobs(store: Store, f: JobFilter, before: int | None = None, limit: int = 50,
               window: int = WINDOW) -> JobPage:
     """Up to `limit` jobs matching `f` with ids below `before`, looking at `window` ids at most."""
-    with store.read() as tx:
+    with store._read() as tx:
         before, lowest = _bounds(tx, before)
         floor = max(before - window, 0)
         rows = tx.rows("dash_find_jobs", before=before, floor=floor, limit=limit + 1, **f.params())
@@ -96,7 +98,7 @@ def find_jobs(store: Store, f: JobFilter, before: int | None = None, limit: int 
 
 def state_counts(store: Store, cap: int = COUNT_CAP) -> dict[State, int]:
     """Jobs per state; a count above `cap` means "more than cap" (it stops counting there)."""
-    with store.read() as tx:
+    with store._read() as tx:
         rows = tx.rows("dash_state_counts", cap=cap + 1)
     return {State(r["state"]): int(r["n"]) for r in rows}
 
@@ -138,7 +140,7 @@ class Overview:
 def overview(store: Store, cap: int = COUNT_CAP) -> Overview:
     states = state_counts(store, cap)
     workers = store.workers()
-    with store.read() as tx:
+    with store._read() as tx:
         now = tx.now
         since = now - HOUR
         loads: dict[str, dict[str, Any]] = {}
@@ -171,18 +173,12 @@ class SeenWorker:
 def recently_stopped(store: Store, registered: Sequence[WorkerInfo]) -> list[SeenWorker]:
     """Workers seen claiming jobs in the newest events but no longer registered, latest first."""
     known = {w.id for w in registered}
-    with store.read() as tx:
+    with store._read() as tx:
         last = int(tx.rows("select_last_event_id")[0]["id"])
         rows = tx.rows("dash_recent_claims", after=max(0, last - RECENT_EVENTS))
     found = [SeenWorker(r["worker"], float(r["last"]), int(r["n"])) for r in rows
              if isinstance(r["worker"], str) and r["worker"] not in known]
     return sorted(found, key=lambda s: -s.last_claim)
-
-
-class BulkAction(Enum):
-    RETRY = "retry"
-    CANCEL = "cancel"
-    DELETE = "delete"
 
 
 @dataclass(slots=True)
@@ -200,46 +196,13 @@ def act_on_chunk(store: Store, action: BulkAction, f: JobFilter, before: int, ch
     """Apply `action` to up to `chunk` jobs matching `f` below id `before`, in one transaction.
     Each change is conditional on the job's state (a job that moved on meanwhile is skipped),
     so running it again, or alongside workers, is safe."""
-    with store.read() as tx:
+    with store._read() as tx:
         before, lowest = _bounds(tx, before)
         floor = max(before - window, 0)
         ids = [int(r["id"]) for r in tx.rows("dash_find_ids", before=before, floor=floor, limit=chunk, **f.params())]
         following = ids[-1] if len(ids) == chunk else _continue_from(tx, f, floor, lowest)
-    changed = apply(store, action, ids)
+    changed = store.bulk(action, ids)
     return Chunk(len(ids), len(changed), following, changed)
-
-
-def apply(store: Store, action: BulkAction, ids: Sequence[int]) -> list[int]:
-    """Retry, cancel or delete these jobs in one transaction; returns the ids it changed.
-    Retry takes failed or cancelled jobs; cancel takes unfinished ones (a running job is asked
-    to stop); delete takes finished ones, with their events and files."""
-    if not ids:
-        return []
-    ordered = sorted(ids)  # rows in id order, as every multi-row write (no deadlocks)
-    with store.transaction() as tx:
-        if action is BulkAction.DELETE:
-            deleted = sorted(int(r["id"]) for r in tx.rows("dash_delete_finished", ids=json.dumps(ordered)))
-            if deleted:
-                encoded = json.dumps(deleted)
-                tx.run("delete_job_events", ids=encoded)
-                tx.run("delete_job_files", ids=encoded)
-            return deleted
-        changed: list[int] = []
-        events: list[dict[str, Any]] = []
-        for job_id in ordered:
-            if action is BulkAction.RETRY:
-                if tx.run("requeue_finished", job_id=job_id, now=tx.now):
-                    events.append(event(job_id, "state", State.QUEUED, {"reason": "retried"}))
-                    changed.append(job_id)
-            elif cancelled := tx.rows("cancel_waiting", job_id=job_id, now=tx.now):
-                events.append(event(job_id, "state", State.CANCELLED))
-                events.extend(store._ended(tx, cancelled[0], State.CANCELLED))
-                changed.append(job_id)
-            elif tx.run("request_cancel", job_id=job_id):
-                events.append(event(job_id, "cancel_requested"))
-                changed.append(job_id)
-        store._insert_events(tx, events)
-    return changed
 
 
 def applies_to(action: BulkAction, job: Job) -> bool:
@@ -251,7 +214,13 @@ def applies_to(action: BulkAction, job: Job) -> bool:
     return job.state not in FINISHED and not (job.state is State.RUNNING and job.cancel_requested)
 
 
+def top_id(store: Store) -> int:
+    """One above the newest job's id: a bulk action started now covers the jobs below it."""
+    with store._read() as tx:
+        return int(tx.rows("dash_max_id")[0]["id"]) + 1
+
+
 def jobs_in_hand(store: Store) -> dict[str, int]:
     """Running jobs per worker id."""
-    with store.read() as tx:
+    with store._read() as tx:
         return {r["worker"]: int(r["n"]) for r in tx.rows("dash_running_by_worker") if r["worker"]}

@@ -2,203 +2,47 @@
 
 Everything lives in its own schema (default `errands`), created and upgraded by
 migrations under an advisory lock. Only connections, transactions, migrations and
-the change watcher live here; the job logic is in `base.Store`.
+the change watcher live here (pool and gate helpers in `postgres_pool`); the job logic
+is in the modules `base.Store` calls.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import select
 import threading
-import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg import pq
 from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
-from psycopg_pool.base import AttemptWithBackoff
 
-from ..errors import ConfigError, StoreBusy, StoreError
-from ..job import Outcome
-from .base import Activity, Store
+from ..errors import ConfigError, StoreError
+from .aftermath import FollowUps
+from .base import Store
 from .postgres_listen import ListenWatcher, PollWatcher
+from .postgres_pool import (
+    NOW,
+    Connection,
+    EventLogGate,
+    ForeignTx,
+    PgTx,
+    Pool,
+    close_pool,
+    closed_while_idle,
+    configure,
+    lock_key,
+    one_value,
+    translate_error,
+)
 from .postgres_url import TIMEOUTS, describe, first_line, parse_url
-from .records import Row
 from .sqlfiles import load_migrations, load_queries
 
 log = logging.getLogger("errands.store")
-
-Connection = psycopg.Connection[dict[str, Any]]
-
-_CLOCK = "extract(epoch FROM clock_timestamp())::float8 AS now"
-_NOW = f"SELECT {_CLOCK}"
-# Statements reading the event log after an id; see `EventLogGate`.
-_LOG_READS = frozenset({"select_all_events", "select_events", "select_last_event_id"})
-RECONNECT_EVERY = 1.0  # seconds between a pool's attempts to reconnect to a server that is down
-
-
-class EventLogGate:
-    """Keeps the event log readable in id order, as a tail (`events(after=id)`) needs.
-
-    PostgreSQL hands out an event id at insert but shows the row at commit, so without a
-    gate a reader could see id 8 before id 7 commits, move past 7, and never see it. Every
-    write transaction holds this advisory lock shared from BEGIN (no extra round trip; they
-    never wait for each other); a log reader takes it exclusively, which waits only for
-    the writes in flight, so everything it reads below the newest id is final. A reader
-    waits at most `attempt` seconds at a time (writers queue behind it meanwhile), then
-    backs off and tries again, up to `patience` seconds in all."""
-
-    attempt = 0.05
-    patience = 5.0
-
-    def __init__(self, schema: str, timeouts: dict[str, float] | None = None) -> None:
-        self.key = lock_key(f"errands event log {schema}")
-        # The transaction's own timeouts (`postgres_url.TIMEOUTS`) ride in the same round trip,
-        # set before the gate is waited for; local to the transaction, so they work behind
-        # PgBouncer in transaction mode too, where a session setting would not stay.
-        settings = "".join(
-            f"set_config('{name}', '{max(round(seconds * 1000), 1) if seconds else 0}ms', true) AS {name}, "
-            for name, seconds in (timeouts or {}).items()
-        )
-        self.begin_write = f"BEGIN; SELECT {settings}pg_advisory_xact_lock_shared({self.key}) AS gate, {_CLOCK}"
-        self._begin_read = (
-            f"BEGIN; SET LOCAL lock_timeout = '{int(self.attempt * 1000)}ms';"
-            f" SELECT pg_advisory_xact_lock({self.key})"
-        )
-
-    def read(self, conn: Connection, query: str, params: dict[str, Any]) -> list[Row]:
-        deadline = time.monotonic() + self.patience
-        pause = 0.01
-        while True:
-            try:
-                conn.execute(self._begin_read)
-                break
-            except pg_errors.LockNotAvailable:
-                conn.execute("ROLLBACK")
-            if time.monotonic() + pause > deadline:
-                raise StoreBusy(
-                    f"the event log stayed locked by a write that has not ended for {self.patience:g}s"
-                    " (a stopped worker in the middle of a transaction?); try again"
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, 0.5)
-        try:
-            rows: list[Row] = list(conn.execute(query, params).fetchall())
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return rows
-
-
-class _PromptRetry(AttemptWithBackoff):
-    """psycopg_pool's reconnection backoff doubles without end (1, 2, 4, 8 s...): a pool would
-    come back many seconds after the server, while leases run out. Capped here at a second."""
-
-    INITIAL_DELAY = 0.2
-
-    def update_delay(self, now: float) -> None:
-        super().update_delay(now)
-        self.delay = min(self.delay, RECONNECT_EVERY)
-
-
-class _Pool(ConnectionPool[Connection]):
-    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
-        super()._add_connection(attempt or _PromptRetry(timeout=self.reconnect_timeout), growing)
-
-
-def _configure(conn: Connection) -> None:
-    # `json` columns come back as the text the application stored, as in SQLite, so one
-    # row format serves both stores.
-    conn.adapters.register_loader("json", TextLoader)
-
-
-def _closed_while_idle(conn: Connection) -> bool:
-    """Whether the server closed an idle pooled connection (a restart, pg_terminate_backend).
-    No round trip: an idle connection has nothing to read, while a closed one holds the
-    server's farewell message and the end of the stream."""
-    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    return bool(readable) or conn.pgconn.status != pq.ConnStatus.OK
-
-
-class _Tx:
-    """One transaction (or, for reads, one autocommit connection) running named SQL.
-
-    `now` is the server's clock in epoch seconds: read with `BEGIN` for a write, on first
-    use for a read (most reads never need it)."""
-
-    __slots__ = ("_conn", "_queries", "_now", "_gate")
-
-    def __init__(
-        self, conn: Connection, queries: dict[str, str], now: float | None, gate: EventLogGate | None = None
-    ) -> None:
-        self._conn = conn
-        self._queries = queries
-        self._now = now
-        self._gate = gate  # set for reads: log reads then pass the gate
-
-    @property
-    def now(self) -> float:
-        if self._now is None:
-            row = self._conn.execute(_NOW).fetchone()
-            assert row is not None
-            self._now = float(row["now"])
-        return self._now
-
-    @now.setter
-    def now(self, value: float) -> None:
-        self._now = value
-
-    def rows(self, query: str, **params: Any) -> list[Row]:
-        if self._gate is not None and query in _LOG_READS:
-            return self._gate.read(self._conn, self._queries[query], _clean(params))
-        return list(self._conn.execute(self._queries[query], _clean(params)).fetchall())
-
-    def run(self, query: str, **params: Any) -> int:
-        return self._conn.execute(self._queries[query], _clean(params)).rowcount
-
-    def run_many(self, query: str, params: Sequence[dict[str, Any]]) -> None:
-        if len(params) == 1:  # most calls: one plain round trip beats entering pipeline mode
-            self._conn.execute(self._queries[query], _clean(params[0]))
-            return
-        with self._conn.cursor() as cur:
-            cur.executemany(self._queries[query], [_clean(p) for p in params])
-
-
-class ForeignTx:
-    """Named SQL on a cursor of the caller's own transaction (transactional enqueue)."""
-
-    __slots__ = ("_cursor", "_queries", "now")
-
-    def __init__(self, cursor: psycopg.Cursor[Row], queries: dict[str, str], now: float) -> None:
-        self._cursor = cursor
-        self._queries = queries
-        self.now = now
-
-    def rows(self, query: str, **params: Any) -> list[Row]:
-        return list(self._cursor.execute(self._queries[query], _clean(params)).fetchall())
-
-    def run(self, query: str, **params: Any) -> int:
-        return self._cursor.execute(self._queries[query], _clean(params)).rowcount
-
-    def run_many(self, query: str, params: Sequence[dict[str, Any]]) -> None:
-        self._cursor.executemany(self._queries[query], [_clean(p) for p in params])
-
-
-def _clean(params: dict[str, Any]) -> dict[str, Any]:
-    """PostgreSQL text cannot hold NUL characters (SQLite can). A task's error message or log
-    line holding one must not make its outcome impossible to record, so NUL becomes U+FFFD."""
-    for key, value in params.items():
-        if isinstance(value, str) and "\x00" in value:
-            params[key] = value.replace("\x00", "\ufffd")
-    return params
 
 
 class PostgresStore(Store):
@@ -206,10 +50,12 @@ class PostgresStore(Store):
     (connections kept and allowed, default 1 and 10), `pool_timeout` (seconds to wait for a
     connection, default 10), `listen` (on|off: off polls every `poll_interval` seconds, for
     PgBouncer in transaction mode). Any other option (sslmode, connect_timeout, ...) is
-    passed to libpq. Needs PostgreSQL 13 or newer."""
+    passed to libpq. Needs PostgreSQL 13 or newer. `follow_ups` gives the jobs (notifications)
+    to store when a job ends."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, follow_ups: FollowUps | None = None) -> None:
         self.url = url
+        self._follow_ups = follow_ups
         self.conninfo, options = parse_url(url)
         self.schema = options["schema"]
         self.where = describe(self.conninfo)
@@ -235,11 +81,11 @@ class PostgresStore(Store):
                 " Add listen=off to the store URL (idle workers then poll every poll_interval seconds)",
                 self.where,
             )
-        self._pool: ConnectionPool[Connection] = _Pool(
+        self._pool: ConnectionPool[Connection] = Pool(
             self.conninfo,
             connection_class=psycopg.Connection,
             kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": self._prepare_threshold},
-            configure=_configure,
+            configure=configure,
             min_size=int(options["pool_min"]),
             max_size=int(options["pool_max"]),
             timeout=float(options["pool_timeout"]),
@@ -249,7 +95,7 @@ class PostgresStore(Store):
         self._told_polling = threading.Event()
         self._gate = EventLogGate(self.schema, {name: options[name] for name in TIMEOUTS})
         # A store dropped without close() must not keep its connections and threads.
-        self._closer = weakref.finalize(self, _close_pool, self._pool)
+        self._closer = weakref.finalize(self, close_pool, self._pool)
         self._closer.atexit = False
 
     # -- connections --------------------------------------------------------------
@@ -261,7 +107,7 @@ class PostgresStore(Store):
                                    prepare_threshold=self._prepare_threshold)
         except psycopg.Error as exc:
             raise StoreError(f"cannot reach PostgreSQL at {self.where}: {first_line(exc)}") from exc
-        _configure(conn)
+        configure(conn)
         return conn
 
     def _transaction_pooler(self) -> bool:
@@ -274,14 +120,14 @@ class PostgresStore(Store):
         pid = "SELECT pg_backend_pid() AS pid"
         first = self._connect()
         try:
-            a_pid = _one(first, pid)
+            a_pid = one_value(first, pid)
             if a_pid == first.info.backend_pid:
                 return False
             second = self._connect()
             try:
                 with second.transaction():
-                    b_pid = _one(second, pid)
-                    return bool(b_pid == a_pid or _one(first, pid) != a_pid)
+                    b_pid = one_value(second, pid)
+                    return bool(b_pid == a_pid or one_value(first, pid) != a_pid)
             finally:
                 second.close()
         except psycopg.Error as exc:
@@ -305,7 +151,7 @@ class PostgresStore(Store):
                     f"cannot reach PostgreSQL at {self.where}: no connection within {self._pool.timeout:g}s "
                     "(server down, or every pooled connection busy: raise pool_max)"
                 ) from exc
-            if not _closed_while_idle(conn):
+            if not closed_while_idle(conn):
                 return conn
             conn.close()
             self._pool.putconn(conn)  # a closed connection is discarded and replaced
@@ -331,10 +177,10 @@ class PostgresStore(Store):
         raise AssertionError("unreachable")
 
     @contextmanager
-    def transaction(self) -> Iterator[_Tx]:
+    def _transaction(self) -> Iterator[PgTx]:
         conn, now = self._begin()
         try:
-            yield _Tx(conn, self._queries, now)
+            yield PgTx(conn, self._queries, now)
             conn.execute("COMMIT")
         except BaseException as exc:
             self._rollback(conn)
@@ -345,17 +191,17 @@ class PostgresStore(Store):
             self._pool.putconn(conn)
 
     @contextmanager
-    def read(self) -> Iterator[_Tx]:
+    def _read(self) -> Iterator[PgTx]:
         conn = self._getconn()
         try:
-            yield _Tx(conn, self._queries, None, self._gate)
+            yield PgTx(conn, self._queries, None, self._gate)
         except psycopg.Error as exc:
             raise self._translate(exc) from exc
         finally:
             self._pool.putconn(conn)
 
     @contextmanager
-    def foreign_transaction(self, connection: Any) -> Iterator[ForeignTx]:
+    def _foreign_transaction(self, connection: Any) -> Iterator[ForeignTx]:
         """Write in the caller's open transaction (a psycopg connection, not in autocommit):
         what is written exists if and only if the caller commits."""
         if not isinstance(connection, psycopg.Connection):
@@ -366,7 +212,7 @@ class PostgresStore(Store):
         try:
             with connection.cursor(row_factory=dict_row) as cursor:
                 cursor.adapters.register_loader("json", TextLoader)
-                row = cursor.execute(_NOW).fetchone()
+                row = cursor.execute(NOW).fetchone()
                 assert row is not None
                 yield ForeignTx(cursor, self._queries, float(row["now"]))
         except psycopg.Error as exc:
@@ -467,56 +313,3 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         self._closer()
-
-    # -- dialect-specific orderings ----------------------------------------------------
-
-    def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        """As `Store.settle`, locking rows in id order: with every multi-row write doing the
-        same, two transactions (a settle and a heartbeat, say) never deadlock."""
-        order = sorted(range(len(outcomes)), key=lambda i: outcomes[i].job_id)
-        accepted = super().settle([outcomes[i] for i in order])
-        result = [False] * len(outcomes)
-        for position, ok in zip(order, accepted, strict=True):
-            result[position] = ok
-        return result
-
-    def save_activity(self, batch: Sequence[Activity]) -> set[int]:
-        return super().save_activity(sorted(batch, key=lambda a: a.job_id))
-
-
-def _one(conn: Connection, query: str) -> Any:
-    row = conn.execute(query).fetchone()
-    assert row is not None
-    return next(iter(row.values()))
-
-
-def _close_pool(pool: ConnectionPool[Connection]) -> None:
-    # Garbage collection may run this on one of the pool's own threads, which cannot join
-    # itself: close from a thread of its own then.
-    if threading.current_thread().name.startswith(f"{pool.name}-"):
-        threading.Thread(target=pool.close, name=f"{pool.name}-closer", daemon=True).start()
-    else:
-        pool.close()
-
-
-def lock_key(name: str) -> int:
-    """A stable signed 64-bit advisory lock key for a name."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-
-
-def translate_error(exc: psycopg.Error, where: str, schema: str) -> StoreError:
-    """A message a user can act on, for the PostgreSQL errors that reach them."""
-    text = first_line(exc)
-    if isinstance(exc, pg_errors.DeadlockDetected | pg_errors.LockNotAvailable | pg_errors.SerializationFailure):
-        return StoreBusy(f"PostgreSQL at {where} aborted a transaction on a lock conflict; try again ({text})")
-    if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
-        return StoreError(f"PostgreSQL at {where} is read-only (a standby, or a read-only default): {text}")
-    if isinstance(exc, pg_errors.DiskFull):
-        return StoreError(f"the disk of PostgreSQL at {where} is full: free space, then try again ({text})")
-    if isinstance(exc, pg_errors.InsufficientPrivilege):
-        return StoreError(f"the PostgreSQL user lacks a privilege on schema {schema!r} at {where}: {text}")
-    if isinstance(exc, pg_errors.UndefinedTable):
-        return StoreError(f"the errands tables are missing from schema {schema!r} at {where}: run `errands migrate`")
-    if isinstance(exc, psycopg.OperationalError) and (exc.sqlstate is None or exc.sqlstate.startswith(("08", "57P"))):
-        return StoreError(f"lost the connection to PostgreSQL at {where}: {text}")
-    return StoreError(f"PostgreSQL error at {where}: {text}")

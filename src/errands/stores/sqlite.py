@@ -2,7 +2,7 @@
 
 Durable by default (`synchronous=FULL`). Writers take the lock up front
 (`BEGIN IMMEDIATE`) so two writers never deadlock upgrading a read lock.
-Only connection handling lives here; the job logic is in `base.Store`.
+Only connection handling lives here; the job logic is in the modules `base.Store` calls.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import ConfigError, StoreBusy, StoreError
+from .aftermath import FollowUps
 from .base import Store
 from .records import Row
 from .sqlfiles import load_migrations, load_queries
@@ -81,18 +82,18 @@ class _Tx:
     def run(self, query: str, **params: Any) -> int:
         return self.conn.execute(_QUERIES[query], params).rowcount
 
-    def run_many(self, query: str, params: Sequence[dict[str, Any]]) -> None:
-        self.conn.executemany(_QUERIES[query], params)
-
 
 class SQLiteStore(Store):
     """Options in the URL query: `synchronous` (full|normal|off|extra, default full),
     `busy_timeout` (milliseconds, default 5000), `poll_interval` (seconds between change
     checks where inotify is not available, default 0.002). Without `create`, a file that
-    does not exist is refused instead of created."""
+    does not exist is refused instead of created. `follow_ups` gives the jobs (notifications) to
+    store when a job ends."""
 
-    def __init__(self, url: str, *, clock: Any = time.time, migrate: bool = True, create: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, create: bool = True,
+                 follow_ups: FollowUps | None = None) -> None:
         self.url = url
+        self._follow_ups = follow_ups
         parts = urlsplit(url)
         raw_path = url.split("://", 1)[1].split("?", 1)[0]
         if not raw_path or raw_path in ("/:memory:", ":memory:", "/"):
@@ -112,7 +113,6 @@ class SQLiteStore(Store):
             raise ConfigError(f"{url!r}: busy_timeout and poll_interval take numbers ({exc})") from None
         if options:
             raise ConfigError(f"unknown option(s) {sorted(options)} in {url!r}")
-        self._clock = clock
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -170,7 +170,7 @@ class SQLiteStore(Store):
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[_Tx]:
+    def _transaction(self) -> Iterator[_Tx]:
         conn = self._conn()
         if not self._write_lock.acquire(timeout=self.busy_timeout):
             raise StoreBusy(f"the database {self.path} stayed busy (writers in this process) longer than the busy "
@@ -178,7 +178,7 @@ class SQLiteStore(Store):
         try:
             self._begin_immediate(conn)
             try:
-                yield _Tx(conn, self._clock())
+                yield _Tx(conn, time.time())
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
@@ -233,7 +233,7 @@ class SQLiteStore(Store):
                                    isolation_level=None)
             try:
                 conn.row_factory = sqlite3.Row
-                _Tx(conn, self._clock()).rows("select_jobs", state=None, task=None, queue=None, cursor=None, limit=1)
+                _Tx(conn, time.time()).rows("select_jobs", state=None, task=None, queue=None, cursor=None, limit=1)
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("ROLLBACK")
             finally:
@@ -248,7 +248,7 @@ class SQLiteStore(Store):
             raise translate_error(exc, self.path) from exc
 
     @contextmanager
-    def foreign_transaction(self, connection: Any) -> Iterator[_Tx]:
+    def _foreign_transaction(self, connection: Any) -> Iterator[_Tx]:
         """Write with the caller's own sqlite3 connection to this database, in their open
         transaction: what is written exists if and only if the caller commits."""
         if not isinstance(connection, sqlite3.Connection):
@@ -259,16 +259,16 @@ class SQLiteStore(Store):
         previous = connection.row_factory
         connection.row_factory = sqlite3.Row
         try:
-            yield _Tx(connection, self._clock())
+            yield _Tx(connection, time.time())
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
         finally:
             connection.row_factory = previous
 
     @contextmanager
-    def read(self) -> Iterator[_Tx]:
+    def _read(self) -> Iterator[_Tx]:
         try:
-            yield _Tx(self._conn(), self._clock())
+            yield _Tx(self._conn(), time.time())
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
 
@@ -294,8 +294,8 @@ class SQLiteStore(Store):
             except sqlite3.Error as exc:
                 raise translate_error(exc, self.path) from exc
 
-    def reclaim_space(self) -> int:
-        """Give the pages freed by pruning back to the file system, a few thousand per write
+    def _reclaim_space(self) -> int:
+        """Give the pages freed by purging back to the file system, a few thousand per write
         transaction so that workers wait little, then checkpoint the WAL so the file shrinks.
         Returns how many pages were freed (0 for a file `migrate()` has not switched yet)."""
         conn = self._conn()
@@ -303,7 +303,7 @@ class SQLiteStore(Store):
             return 0
         free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
         for start in range(0, free, VACUUM_STEP):
-            with self.transaction() as tx:
+            with self._transaction() as tx:
                 # The pragma frees one page per step, and Python's sqlite3 steps a statement
                 # that returns no columns only once: so one execute per page.
                 for _ in range(min(free - start, VACUUM_STEP)):
@@ -343,7 +343,7 @@ class SQLiteStore(Store):
                 for statement in split_statements(migration.sql):
                     conn.execute(statement)
                 conn.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", (migration.version, migration.name, self._clock())
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", (migration.version, migration.name, time.time())
                 )
                 applied_now.append(migration.version)
             conn.execute("COMMIT")
@@ -361,7 +361,7 @@ class SQLiteStore(Store):
         return {m.version for m in load_migrations("sqlite")} <= done
 
     def schema_version(self) -> int:
-        with self.read() as tx:
+        with self._read() as tx:
             return int(tx.conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
 
     def close(self) -> None:

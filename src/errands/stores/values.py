@@ -1,14 +1,16 @@
-"""The store seam's small types: the transaction protocol, change watchers, heartbeat reports,
-worker records, and the shape of one event-log row. No I/O here."""
+"""The store seam's small types: the transaction protocol, change watchers, what a claim, a
+readiness check, a heartbeat and a purge report, worker records, and the shape of one event-log
+row. No I/O here."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Protocol
 
-from ..job import Progress, State
+from ..job import Job, Progress, State
 from .records import Row
 
 
@@ -22,8 +24,6 @@ class Tx(Protocol):
     def run(self, query: str, **params: Any) -> int:
         """Execute a statement; returns how many rows it changed."""
         ...
-
-    def run_many(self, query: str, params: Sequence[dict[str, Any]]) -> None: ...
 
 
 class ChangeWatcher(Protocol):
@@ -40,10 +40,42 @@ class ChangeWatcher(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class LeaseReport:
-    """What a heartbeat learned: leases still held, and those asked to cancel."""
+    """What a heartbeat learned: the leases still held."""
 
     held: dict[int, str]  # job id -> lease token
-    cancel_requested: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What one claim did: the jobs leased (highest priority first), and which of the outcomes
+    settled in the same commit were accepted (in the order given)."""
+
+    jobs: list[Job]
+    accepted: list[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """Whether a due job waits, and how many failed jobs wait for a retry (counted only when asked)."""
+
+    due: bool
+    retrying: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What a purge removed: finished jobs past their age, and pages given back to the disk (SQLite)."""
+
+    jobs: int
+    pages: int = 0
+
+
+class BulkAction(Enum):
+    """What the dashboard does to many jobs at once."""
+
+    RETRY = "retry"
+    CANCEL = "cancel"
+    DELETE = "delete"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +135,14 @@ def unserved_reason(queue: str, task: str, workers: Sequence[WorkerInfo], now: f
     if not any(w.serves(queue, task) for w in knowing):
         return f"no live worker that knows task {task!r} serves queue {queue!r}"
     return None
+
+
+def waiting_reason(job: Job, workers: Sequence[WorkerInfo], now: float) -> str | None:
+    """Why no live worker would claim this waiting job; None when one would, or when the job is
+    not waiting (queued or scheduled)."""
+    if job.state not in (State.QUEUED, State.SCHEDULED):
+        return None
+    return unserved_reason(job.queue, job.task, workers, now)
 
 
 def event(job_id: int, kind: str, state: State | None = None, data: Any = None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from ..errors import BadArguments, InvalidTransition, JobNotFound, StoreError, T
 from ..job import Job, State
 from ..notify import normalize as normalize_notify
 from ..notify.webhook import host_allowed
+from ..stores.values import waiting_reason
 from .auth import Access, Denied, check_csrf
 from .schemas import parse_enqueue
 
@@ -106,9 +107,14 @@ class Api:
         job = await self.errands.get_async(job_id)
         view = self.view(job, access, root)
         if access.admin:  # why a waiting job waits (no live worker knows its task): it never fails for that
-            waiting = await asyncio.to_thread(self.errands.store.waiting_reason, job)
+            waiting = await asyncio.to_thread(self._waiting_reason, job)
             view |= {} if waiting is None else {"waiting_reason": waiting}
         return JSONResponse(view)
+
+    def _waiting_reason(self, job: Job) -> str | None:
+        if job.state not in (State.QUEUED, State.SCHEDULED):
+            return None
+        return waiting_reason(job, self.errands.store.workers(), self.errands.store.now())
 
     async def list(self, request: Request) -> Response:
         query = request.query_params

@@ -155,7 +155,7 @@ class Worker:
                 try:
                     # Woken from idle by some commit: look before taking the write lock, so
                     # idle workers do not all queue for the lock on every commit anywhere.
-                    ready = not idle or self.store.has_ready(self.config.queues, self.tasks)
+                    ready = not idle or self.store.ready(self.config.queues, self.tasks).due
                     jobs = self._settle_and_claim(free) if ready else []
                     delays = pauses(0.05, 5.0)
                 except StoreError as exc:
@@ -179,12 +179,12 @@ class Worker:
         """Claim, recording in the same commit whatever outcomes wait for the settler."""
         outcomes = self.settler.take()
         try:
-            accepted, jobs = self.store.settle_and_claim(outcomes, self.id, self.config.queues, limit, self.tasks)
+            claim = self.store.claim(self.id, self.config.queues, limit, self.tasks, settle=outcomes)
         except BaseException:
             self.settler.give_back(outcomes)
             raise
-        self.settler.recorded(outcomes, accepted)
-        return jobs
+        self.settler.recorded(outcomes, claim.accepted)
+        return claim.jobs
 
     def _capacity(self) -> int:
         """Jobs this worker may hold: its slots, plus as many again waiting their turn while
@@ -204,9 +204,10 @@ class Worker:
         """Nothing runs here, every outcome is recorded, and no failed job awaits its retry."""
         with self._lock:
             busy = bool(self._running)
-        queues = self.config.queues
-        return (not busy and self.settler.wait_idle(0) and not self.store.count_retrying(queues, self.tasks)
-                and not self.store.has_ready(queues, self.tasks))
+        if busy or not self.settler.wait_idle(0):
+            return False
+        readiness = self.store.ready(self.config.queues, self.tasks, retrying=True)
+        return not readiness.retrying and not readiness.due
 
     # -- running --------------------------------------------------------------------
 

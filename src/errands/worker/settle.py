@@ -40,10 +40,6 @@ class Settler:
             self._pending += 1
         self._queue.put(outcome)
 
-    @property
-    def pending(self) -> int:
-        return self._pending
-
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every submitted outcome is recorded (or refused)."""
         with self._idle:

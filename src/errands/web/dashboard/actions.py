@@ -83,7 +83,7 @@ class Actions:
             except InvalidTransition:
                 return "not_retryable"
             return "retried"
-        deleted = reads.apply(self.errands.store, reads.BulkAction.DELETE, [job_id])
+        deleted = self.errands.store.bulk(reads.BulkAction.DELETE, [job_id])
         return "deleted" if deleted else "not_deletable"
 
     async def bulk_start(self, request: Request, viewer: Viewer) -> Response:
@@ -99,10 +99,6 @@ class Actions:
             return self.render(request, viewer, "confirm.html", page="jobs", stream="", action=raw, verb=VERBS[raw],
                                job=None, fields=list(form.multi_items()), target=request.url.path,
                                what=describe(params), jobs_url=f"{base}/jobs{query(params)}")
-        top = await asyncio.to_thread(self._top)
+        top = await asyncio.to_thread(reads.top_id, self.errands.store)
         run = self.bulk.start(action, f, params, top)
         return RedirectResponse(f"{base}/bulk/{run.id}", status_code=303)
-
-    def _top(self) -> int:
-        with self.errands.store.read() as tx:
-            return int(tx.rows("dash_max_id")[0]["id"]) + 1

@@ -1,0 +1,134 @@
+"""The worker's side of the store: claiming with a lease, renewing leases, writing progress,
+checkpoints and files under the lease (fencing), recording outcomes, and the worker registry.
+Each function runs inside a transaction (or read) its caller opened.
+
+Rows are always written in id order, as every multi-row write does: no two transactions then
+wait for each other's rows in opposite orders (PostgreSQL deadlocks)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..job import FINISHED, Job, Outcome, Progress, State
+from .aftermath import FollowUps
+from .produce import ended, insert_events
+from .records import job_from_row
+from .values import Activity, LeaseReport, Readiness, Tx, WorkerInfo, event
+
+
+def _filters(queues: Sequence[str] | None, tasks: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
+    """The named statement's suffix and parameters for a worker's queues and tasks."""
+    params = {} if tasks is None else {"tasks": json.dumps(list(tasks))}
+    suffix = "" if tasks is None else "_tasks"
+    if queues:
+        return suffix, params | {"queues": json.dumps(list(queues))}
+    return "_any_queue" + suffix, params
+
+
+def claim(tx: Tx, worker_id: str, queues: Sequence[str] | None, limit: int,
+          tasks: Sequence[str] | None) -> list[Job]:
+    """Lease up to `limit` due jobs to the worker, highest priority first."""
+    suffix, params = _filters(queues, tasks)
+    rows = tx.rows("claim" + suffix, worker_id=worker_id, limit=limit, now=tx.now, **params)
+    claimed = {"worker": worker_id}
+    insert_events(tx, [event(r["id"], "state", State.RUNNING, claimed | {"attempt": r["attempt"], "task": r["task"]})
+                       for r in rows])
+    jobs = [job_from_row(r) for r in rows]
+    jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
+    return jobs
+
+
+def ready(tx: Tx, queues: Sequence[str] | None, tasks: Sequence[str] | None, retrying: bool) -> Readiness:
+    """Whether a due job waits; with `retrying`, also how many failed jobs wait for a retry."""
+    waiting = 0
+    if retrying:
+        waiting = int(tx.rows("count_retrying", queues=json.dumps(list(queues)) if queues else None,
+                              tasks=None if tasks is None else json.dumps(list(tasks)))[0]["n"])
+    suffix, params = _filters(queues, tasks)
+    return Readiness(bool(tx.rows("has_ready" + suffix, now=tx.now, **params)[0]["ready"]), waiting)
+
+
+def extend_leases(tx: Tx, worker_id: str, tokens: Sequence[str]) -> LeaseReport:
+    rows = tx.rows("extend_leases", worker_id=worker_id, tokens=json.dumps(list(tokens)), now=tx.now)
+    tx.run("touch_worker", id=worker_id, now=tx.now)
+    return LeaseReport(held={r["id"]: r["lease_token"] for r in rows})
+
+
+def save_activity(tx: Tx, batch: Sequence[Activity]) -> set[int]:
+    """Write progress and log lines of jobs whose lease holds; returns the ids whose lease is lost."""
+    lost: set[int] = set()
+    events = []
+    for item in sorted(batch, key=lambda a: a.job_id):
+        p = item.progress
+        # The fenced progress UPDATE answers whether the lease holds; only a batch of
+        # bare log lines needs to ask separately.
+        if p is not None:
+            held = tx.run("save_progress", job_id=item.job_id, lease_token=item.lease_token, now=tx.now,
+                          current=p.current, total=p.total, message=p.message)
+        else:
+            held = len(tx.rows("holds_lease", job_id=item.job_id, lease_token=item.lease_token))
+        if not held:
+            lost.add(item.job_id)
+            continue
+        if p is not None:
+            events.append(event(item.job_id, "progress", None,
+                                {"current": p.current, "total": p.total, "message": p.message}))
+        events.extend(event(item.job_id, "log", None, {"message": line}) for line in item.logs)
+    insert_events(tx, events)
+    return lost
+
+
+def save_checkpoint(tx: Tx, job_id: int, lease_token: str, checkpoint_json: str, announce: bool,
+                    count: int | None) -> bool:
+    changed = tx.run("save_checkpoint", job_id=job_id, lease_token=lease_token, checkpoint=checkpoint_json,
+                     now=tx.now)
+    if changed and announce:
+        insert_events(tx, [event(job_id, "checkpoint", None, None if count is None else {"count": count})])
+    return bool(changed)
+
+
+def save_file(tx: Tx, job_id: int, lease_token: str, name: str, content_type: str, data: bytes) -> bool:
+    if not tx.rows("holds_lease", job_id=job_id, lease_token=lease_token):
+        return False
+    tx.run("upsert_file", job_id=job_id, name=name, content_type=content_type, size=len(data), data=data,
+           now=tx.now)
+    insert_events(tx, [event(job_id, "file", None, {"name": name, "size": len(data)})])
+    return True
+
+
+def settle(tx: Tx, outcomes: Sequence[Outcome], follow_ups: FollowUps | None) -> list[bool]:
+    """Record outcomes whose lease token still holds the job; returns which were (in the order given)."""
+    accepted = [False] * len(outcomes)
+    events = []
+    for index in sorted(range(len(outcomes)), key=lambda i: outcomes[i].job_id):
+        o = outcomes[index]
+        finished = o.state in FINISHED
+        p = o.progress or Progress()
+        err = o.error
+        settled = tx.rows(
+            "settle", job_id=o.job_id, lease_token=o.lease_token, state=o.state.value, result=o.result_json,
+            finished_at=tx.now if finished else None, run_at=None if o.retry_in is None else tx.now + o.retry_in,
+            error_type=err.type if err else None, error_message=err.message if err else None,
+            error_traceback=err.traceback if err else None, current=p.current, total=p.total, message=p.message,
+            worker_lost=int(o.worker_lost), released=int(o.released), now=tx.now,
+        )
+        accepted[index] = bool(settled)
+        if settled:
+            data: dict[str, Any] = {"task": o.task, "runtime": o.runtime}
+            if err:
+                data |= {"error": err.message, "type": err.type}
+            if o.released:
+                data["reason"] = f"released: {err.message}" if err else "released at shutdown"
+            events.append(event(o.job_id, "state", o.state, data))
+            if finished:
+                events.extend(ended(tx, settled[0], o.state, follow_ups))
+    insert_events(tx, events)
+    return accepted
+
+
+def register_worker(tx: Tx, info: WorkerInfo) -> None:
+    tx.run("upsert_worker", id=info.id, host=info.host, pid=info.pid, queues=json.dumps(list(info.queues)),
+           concurrency=info.concurrency, tasks=None if info.tasks is None else json.dumps(list(info.tasks)),
+           now=tx.now)

@@ -1,0 +1,215 @@
+"""PostgreSQL plumbing below the store: the connection pool and its reconnection pace, the gate that
+keeps the event log readable in id order, transactions running named SQL (the store's own and the
+caller's), and error messages. The store itself (`postgres.PostgresStore`) opens and uses these."""
+
+from __future__ import annotations
+
+import hashlib
+import select
+import threading
+import time
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import pq
+from psycopg.types.string import TextLoader
+from psycopg_pool import ConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
+
+from ..errors import StoreBusy, StoreError
+from .postgres_url import first_line
+from .records import Row
+
+Connection = psycopg.Connection[dict[str, Any]]
+
+CLOCK = "extract(epoch FROM clock_timestamp())::float8 AS now"
+NOW = f"SELECT {CLOCK}"
+# Statements reading the event log after an id; see `EventLogGate`.
+LOG_READS = frozenset({"select_all_events", "select_events", "select_last_event_id"})
+RECONNECT_EVERY = 1.0  # seconds between a pool's attempts to reconnect to a server that is down
+
+
+class EventLogGate:
+    """Keeps the event log readable in id order, as a tail (`events(after=id)`) needs.
+
+    PostgreSQL hands out an event id at insert but shows the row at commit, so without a
+    gate a reader could see id 8 before id 7 commits, move past 7, and never see it. Every
+    write transaction holds this advisory lock shared from BEGIN (no extra round trip; they
+    never wait for each other); a log reader takes it exclusively, which waits only for
+    the writes in flight, so everything it reads below the newest id is final. A reader
+    waits at most `attempt` seconds at a time (writers queue behind it meanwhile), then
+    backs off and tries again, up to `patience` seconds in all."""
+
+    attempt = 0.05
+    patience = 5.0
+
+    def __init__(self, schema: str, timeouts: dict[str, float] | None = None) -> None:
+        self.key = lock_key(f"errands event log {schema}")
+        # The transaction's own timeouts (`postgres_url.TIMEOUTS`) ride in the same round trip,
+        # set before the gate is waited for; local to the transaction, so they work behind
+        # PgBouncer in transaction mode too, where a session setting would not stay.
+        settings = "".join(
+            f"set_config('{name}', '{max(round(seconds * 1000), 1) if seconds else 0}ms', true) AS {name}, "
+            for name, seconds in (timeouts or {}).items()
+        )
+        self.begin_write = f"BEGIN; SELECT {settings}pg_advisory_xact_lock_shared({self.key}) AS gate, {CLOCK}"
+        self._begin_read = (
+            f"BEGIN; SET LOCAL lock_timeout = '{int(self.attempt * 1000)}ms';"
+            f" SELECT pg_advisory_xact_lock({self.key})"
+        )
+
+    def read(self, conn: Connection, query: str, params: dict[str, Any]) -> list[Row]:
+        deadline = time.monotonic() + self.patience
+        pause = 0.01
+        while True:
+            try:
+                conn.execute(self._begin_read)
+                break
+            except pg_errors.LockNotAvailable:
+                conn.execute("ROLLBACK")
+            if time.monotonic() + pause > deadline:
+                raise StoreBusy(
+                    f"the event log stayed locked by a write that has not ended for {self.patience:g}s"
+                    " (a stopped worker in the middle of a transaction?); try again"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+        try:
+            rows: list[Row] = list(conn.execute(query, params).fetchall())
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return rows
+
+
+class PromptRetry(AttemptWithBackoff):
+    """psycopg_pool's reconnection backoff doubles without end (1, 2, 4, 8 s...): a pool would
+    come back many seconds after the server, while leases run out. Capped here at a second."""
+
+    INITIAL_DELAY = 0.2
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_EVERY)
+
+
+class Pool(ConnectionPool[Connection]):
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        super()._add_connection(attempt or PromptRetry(timeout=self.reconnect_timeout), growing)
+
+
+def configure(conn: Connection) -> None:
+    # `json` columns come back as the text the application stored, as in SQLite, so one
+    # row format serves both stores.
+    conn.adapters.register_loader("json", TextLoader)
+
+
+def closed_while_idle(conn: Connection) -> bool:
+    """Whether the server closed an idle pooled connection (a restart, pg_terminate_backend).
+    No round trip: an idle connection has nothing to read, while a closed one holds the
+    server's farewell message and the end of the stream."""
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    return bool(readable) or conn.pgconn.status != pq.ConnStatus.OK
+
+
+class PgTx:
+    """One transaction (or, for reads, one autocommit connection) running named SQL.
+
+    `now` is the server's clock in epoch seconds: read with `BEGIN` for a write, on first
+    use for a read (most reads never need it)."""
+
+    __slots__ = ("_conn", "_queries", "_now", "_gate")
+
+    def __init__(
+        self, conn: Connection, queries: dict[str, str], now: float | None, gate: EventLogGate | None = None
+    ) -> None:
+        self._conn = conn
+        self._queries = queries
+        self._now = now
+        self._gate = gate  # set for reads: log reads then pass the gate
+
+    @property
+    def now(self) -> float:
+        if self._now is None:
+            row = self._conn.execute(NOW).fetchone()
+            assert row is not None
+            self._now = float(row["now"])
+        return self._now
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self._now = value
+
+    def rows(self, query: str, **params: Any) -> list[Row]:
+        if self._gate is not None and query in LOG_READS:
+            return self._gate.read(self._conn, self._queries[query], clean(params))
+        return list(self._conn.execute(self._queries[query], clean(params)).fetchall())
+
+    def run(self, query: str, **params: Any) -> int:
+        return self._conn.execute(self._queries[query], clean(params)).rowcount
+
+
+class ForeignTx:
+    """Named SQL on a cursor of the caller's own transaction (transactional enqueue)."""
+
+    __slots__ = ("_cursor", "_queries", "now")
+
+    def __init__(self, cursor: psycopg.Cursor[Row], queries: dict[str, str], now: float) -> None:
+        self._cursor = cursor
+        self._queries = queries
+        self.now = now
+
+    def rows(self, query: str, **params: Any) -> list[Row]:
+        return list(self._cursor.execute(self._queries[query], clean(params)).fetchall())
+
+    def run(self, query: str, **params: Any) -> int:
+        return self._cursor.execute(self._queries[query], clean(params)).rowcount
+
+
+def clean(params: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL text cannot hold NUL characters (SQLite can). A task's error message or log
+    line holding one must not make its outcome impossible to record, so NUL becomes U+FFFD."""
+    for key, value in params.items():
+        if isinstance(value, str) and "\x00" in value:
+            params[key] = value.replace("\x00", "\ufffd")
+    return params
+
+
+def one_value(conn: Connection, query: str) -> Any:
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return next(iter(row.values()))
+
+
+def close_pool(pool: ConnectionPool[Connection]) -> None:
+    # Garbage collection may run this on one of the pool's own threads, which cannot join
+    # itself: close from a thread of its own then.
+    if threading.current_thread().name.startswith(f"{pool.name}-"):
+        threading.Thread(target=pool.close, name=f"{pool.name}-closer", daemon=True).start()
+    else:
+        pool.close()
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory lock key for a name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def translate_error(exc: psycopg.Error, where: str, schema: str) -> StoreError:
+    """A message a user can act on, for the PostgreSQL errors that reach them."""
+    text = first_line(exc)
+    if isinstance(exc, pg_errors.DeadlockDetected | pg_errors.LockNotAvailable | pg_errors.SerializationFailure):
+        return StoreBusy(f"PostgreSQL at {where} aborted a transaction on a lock conflict; try again ({text})")
+    if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+        return StoreError(f"PostgreSQL at {where} is read-only (a standby, or a read-only default): {text}")
+    if isinstance(exc, pg_errors.DiskFull):
+        return StoreError(f"the disk of PostgreSQL at {where} is full: free space, then try again ({text})")
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        return StoreError(f"the PostgreSQL user lacks a privilege on schema {schema!r} at {where}: {text}")
+    if isinstance(exc, pg_errors.UndefinedTable):
+        return StoreError(f"the errands tables are missing from schema {schema!r} at {where}: run `errands migrate`")
+    if isinstance(exc, psycopg.OperationalError) and (exc.sqlstate is None or exc.sqlstate.startswith(("08", "57P"))):
+        return StoreError(f"lost the connection to PostgreSQL at {where}: {text}")
+    return StoreError(f"PostgreSQL error at {where}: {text}")

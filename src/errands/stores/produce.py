@@ -1,0 +1,95 @@
+"""The producer's side of the store: storing new jobs (one, many, under a unique key, after a
+parent), and the event-log and job-end helpers every other writer shares. Each function runs
+inside a transaction its caller opened; no connection handling here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import JobNotFound, StoreBusy
+from ..job import Job, NewJob, State
+from .aftermath import WAITING_FOR_PARENT, FollowUps, after_finish
+from .records import Row, job_from_row
+from .values import Tx, event
+
+UNIQUE_KEY_TRIES = 100
+
+
+def insert_events(tx: Tx, events: list[dict[str, Any]]) -> None:
+    """Append events to the log (one statement for many: a round trip each on PostgreSQL)."""
+    if len(events) == 1:
+        tx.run("insert_event", **events[0], now=tx.now)
+    elif events:
+        rows = [[e["job_id"], e["kind"], e["state"], e["data"]] for e in events]
+        tx.run("insert_events_bulk", events=json.dumps(rows), now=tx.now)
+
+
+def ended(tx: Tx, row: Row, state: State, follow_ups: FollowUps | None) -> list[dict[str, Any]]:
+    """Store what follows `row` ending in `state` (continuations, notifications); returns the events."""
+    return after_finish(tx, row, state, follow_ups, insert, event)
+
+
+def select_job(tx: Tx, job_id: int) -> Job:
+    """The job as stored; raises JobNotFound."""
+    rows = tx.rows("select_job", job_id=job_id)
+    if not rows:
+        raise JobNotFound(job_id)
+    return job_from_row(rows[0])
+
+
+def insert(tx: Tx, new: NewJob) -> tuple[Row, bool]:
+    """Store one job; an unfinished job holding its unique key is returned instead (False)."""
+    run_at = tx.now if new.run_at is None else new.run_at
+    if new.parent_id is not None:
+        parent = select_job(tx, new.parent_id)
+        tx.run("mark_parent", job_id=parent.id)
+        run_at = WAITING_FOR_PARENT
+    state = State.SCHEDULED if run_at > tx.now else State.QUEUED
+    row, created = _insert_row(tx, new, state, run_at)
+    if not created:
+        return row, False
+    insert_events(tx, [event(row["id"], "state", state, {"task": new.task})])
+    if new.parent_id is not None and parent.finished:  # too late to wait: follow the parent's end now
+        parent_row = tx.rows("select_job", job_id=parent.id)[0]
+        insert_events(tx, ended(tx, parent_row, parent.state, None))
+        return tx.rows("select_job", job_id=row["id"])[0], True
+    return row, True
+
+
+def _insert_row(tx: Tx, new: NewJob, state: State, run_at: float) -> tuple[Row, bool]:
+    """The inserted row (True), or the unfinished job holding the unique key (False). The key's
+    holder may finish between the conflict and the read (PostgreSQL reads committed rows per
+    statement): then the key is free and the insert is tried again."""
+    for _ in range(UNIQUE_KEY_TRIES):
+        rows = tx.rows(
+            "insert_job", task=new.task, queue=new.queue, priority=new.priority, args=new.args_json,
+            state=state.value, max_attempts=new.max_attempts, run_at=run_at, now=tx.now,
+            unique_key=new.unique_key, notify=new.notify_json, parent_id=new.parent_id, timeout=new.timeout,
+            lease_seconds=new.lease_seconds, max_worker_losses=new.max_worker_losses,
+        )
+        if rows:
+            return rows[0], True
+        holder = tx.rows("find_unfinished_by_key", unique_key=new.unique_key)
+        if holder:
+            return holder[0], False
+    raise StoreBusy(f"unique key {new.unique_key!r}: its holders kept finishing while this job was "
+                    f"enqueued ({UNIQUE_KEY_TRIES} tries); try again")
+
+
+def insert_many(tx: Tx, jobs: Sequence[NewJob]) -> list[int]:
+    """Store many jobs; returns their ids in order. Plain jobs go in one statement."""
+    if any(new.unique_key is not None or new.parent_id is not None for new in jobs):
+        return [insert(tx, new)[0]["id"] for new in jobs]  # each may meet a key or parent
+    states = [State.SCHEDULED if new.run_at is not None and new.run_at > tx.now else State.QUEUED for new in jobs]
+    rows = [
+        [new.task, new.queue, new.priority, new.args_json, state.value, new.max_attempts,
+         tx.now if new.run_at is None else new.run_at, new.notify_json, new.timeout, new.lease_seconds,
+         new.max_worker_losses]
+        for new, state in zip(jobs, states, strict=True)
+    ]
+    ids = sorted(r["id"] for r in tx.rows("insert_jobs_bulk", jobs=json.dumps(rows), now=tx.now))
+    insert_events(tx, [event(i, "state", state, {"task": new.task})
+                       for i, new, state in zip(ids, jobs, states, strict=True)])
+    return ids
