@@ -26,7 +26,7 @@ import uvicorn
 
 from errands import Errands
 from errands.web import create_app
-from tests.web.conftest import free_port
+from tests.helpers import free_port
 
 DAYS = 30
 JOB_COLUMNS = ("task, queue, args, state, attempt, max_attempts, run_at, created_at, started_at, finished_at, "
