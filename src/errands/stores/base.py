@@ -106,7 +106,7 @@ class Store(abc.ABC):
     def cancel_requests(self, worker_id: str) -> set[int]:
         """Ids of the worker's running jobs someone asked to cancel (a cheap read, asked every second)."""
         with self._read() as tx:
-            return {r["id"] for r in tx.rows("cancel_requests", worker_id=worker_id)}
+            return leases.cancel_requests(tx, worker_id)
 
     def save_activity(self, batch: Sequence[Activity]) -> set[int]:
         """Write buffered progress and log lines; returns the ids whose lease is lost."""
@@ -132,7 +132,7 @@ class Store(abc.ABC):
     def deregister_worker(self, worker_id: str) -> None:
         """Remove a worker that stops."""
         with self._transaction() as tx:
-            tx.run("delete_worker", id=worker_id)
+            leases.deregister_worker(tx, worker_id)
 
     @abc.abstractmethod
     def watch(self) -> ChangeWatcher:

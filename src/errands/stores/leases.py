@@ -56,6 +56,10 @@ def extend_leases(tx: Tx, worker_id: str, tokens: Sequence[str]) -> LeaseReport:
     return LeaseReport(held={r["id"]: r["lease_token"] for r in rows})
 
 
+def cancel_requests(tx: Tx, worker_id: str) -> set[int]:
+    return {r["id"] for r in tx.rows("cancel_requests", worker_id=worker_id)}
+
+
 def save_activity(tx: Tx, batch: Sequence[Activity]) -> set[int]:
     """Write progress and log lines of jobs whose lease holds; returns the ids whose lease is lost."""
     lost: set[int] = set()
@@ -132,3 +136,7 @@ def register_worker(tx: Tx, info: WorkerInfo) -> None:
     tx.run("upsert_worker", id=info.id, host=info.host, pid=info.pid, queues=json.dumps(list(info.queues)),
            concurrency=info.concurrency, tasks=None if info.tasks is None else json.dumps(list(info.tasks)),
            now=tx.now)
+
+
+def deregister_worker(tx: Tx, worker_id: str) -> None:
+    tx.run("delete_worker", id=worker_id)
