@@ -73,7 +73,7 @@ def capped(text: str, limit: int = MAX_TEXT_BYTES, *, keep_end: bool = False) ->
     """At most `limit` bytes of UTF-8, storable. Longer text keeps its beginning (and with
     `keep_end` its end too, as a traceback's last lines say what was raised), and says so:
     `… [truncated, N bytes in all]`."""
-    text = str.__str__(text)
+    text = storable(str.__str__(text))  # first: a NUL (1 byte) becomes U+FFFD (3 bytes)
     if len(text) * 4 <= limit or (len(text) <= limit and utf8_size(text) <= limit):
         return storable(text)
     size = utf8_size(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import sys
 import traceback
@@ -97,4 +98,6 @@ def parse_duration(text: str) -> float:
         raise ConfigError(f"{text!r} is not a duration: use e.g. 90s, 15m, 12h, 7d") from None
     if seconds < 0:
         raise ConfigError(f"{text!r}: a duration cannot be negative")
+    if not math.isfinite(seconds):
+        raise ConfigError(f"{text!r} is not a duration: use a finite number, e.g. 90s, 15m, 12h, 7d")
     return seconds
