@@ -17,7 +17,9 @@ CHROMIUM = Path(os.environ.get("ERRANDS_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in the main thread
+# while it is open, and asyncio.run() in any later test (test_django_backend's) would then fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         message = f"no Chromium at {CHROMIUM}: `apt-get install chromium` (scripts/setup does) enables browser tests"
