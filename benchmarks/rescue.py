@@ -14,7 +14,7 @@ import time
 
 from errands import Errands, State
 from tests.apps import chaos
-from tests.conftest import spawn_worker
+from tests.helpers import spawn_worker
 
 APP = "tests.apps.chaos:app"
 

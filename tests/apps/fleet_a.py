@@ -1,4 +1,4 @@
-"""One of two apps sharing a store and a queue (tests/test_mixed_fleet.py): it knows tasks `a`
+"""One of two apps sharing a store and a queue (tests/acceptance/test_mixed_fleet.py): it knows tasks `a`
 and `both`, not `b`. The store comes from ERRANDS_URL."""
 
 from __future__ import annotations
