@@ -30,7 +30,7 @@ FINISHED = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
 # Every state change a store may make, and why. Stores write each one as a
 # single conditional UPDATE guarded by the "from" state (and the lease token
 # where a worker holds the job). The test suite replays every event log it
-# writes against this table (tests/stores/history.py).
+# writes against this table (tests/store/history.py).
 TRANSITIONS: dict[tuple[State, State], str] = {
     (State.SCHEDULED, State.QUEUED): "promoted: its run time came",
     (State.SCHEDULED, State.RUNNING): "claimed when due",
