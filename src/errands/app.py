@@ -24,6 +24,7 @@ from .notify import tasks as notify_tasks
 from .options import check_options
 from .settings import Settings
 from .stores import DEFAULT_URL, Store, open_store
+from .stores.flow import Flow, Limits, check_limits, default_actor
 from .task import Task, TaskOptions
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Errands:
         self.tasks: dict[str, Task] = {}
         self._store: Store | None = None
         self._secret: bytes | None = None
+        self.queue_limits: dict[str, Limits] = {}  # app.queue(...) declarations, written by workers at start
         notify_tasks.register(self)
 
     def __repr__(self) -> str:
@@ -80,6 +82,8 @@ class Errands:
         max_worker_losses: int | None = None,
         public: bool = False,
         notify: Mapping[str, Any] | None = None,
+        concurrency: int | None = None,
+        rate: str | None = None,
     ) -> Callable[[F], Task]: ...
 
     def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:  # type: ignore[misc]
@@ -88,7 +92,12 @@ class Errands:
         retries: extra attempts after a failure, `backoff` seconds apart, doubling
         (or a callable of the failure count). timeout: seconds before the run fails.
         lease: seconds a worker may go silent before the job is rescued.
-        priority: higher runs first. public: may be started over HTTP."""
+        priority: higher runs first. public: may be started over HTTP.
+        concurrency: at most this many running across all workers. rate: at most N starts
+        per period across all workers ("10/s", "100/m", "5/h")."""
+        if "concurrency" in options or "rate" in options:
+            lim = check_limits(options.pop("concurrency", None), options.pop("rate", None))
+            options |= {"concurrency": lim.concurrency, "rate": lim.rate}
 
         def register(func: Callable[..., Any]) -> Task:
             # The bare function name by default: the same whether the module runs as
@@ -285,12 +294,31 @@ class Errands:
             self._secret = load_secret()
         return self._secret
 
+    # -- flow control ------------------------------------------------------------------
+
+    def queue(self, name: str, *, concurrency: int | None = None, rate: str | None = None) -> str:
+        """Declare a queue's limits: at most `concurrency` of its jobs running, at most `rate` starts
+        ("10/s", "100/m", "5/h"), across all workers. Workers write them to the store as they start
+        (the newest declaration wins). Returns the name."""
+        check_options(queue=name)
+        self.queue_limits[name] = check_limits(concurrency, rate)
+        return name
+
+    def pause(self, queue: str, by: str | None = None) -> Flow:
+        """Stop every worker claiming jobs of `queue` (stored: workers started later see it); jobs
+        running now finish. `by` (default user@host) is shown with the pause."""
+        return self.store.pause(queue, True, by or default_actor())
+
+    def resume(self, queue: str, by: str | None = None) -> Flow:
+        """Let workers claim jobs of a paused queue again."""
+        return self.store.pause(queue, False, by or default_actor())
+
     # -- workers ------------------------------------------------------------------
 
     def worker(self, config: WorkerConfig | None = None) -> Worker:
         from .worker import Worker, WorkerConfig
 
-        return Worker(self.store, self.tasks, self.settings, config or WorkerConfig())
+        return Worker(self.store, self.tasks, self.settings, config or WorkerConfig(), self.queue_limits)
 
     def start_worker(self, config: WorkerConfig | None = None) -> Worker:
         """Run a worker in background threads of this process; call `.stop()` to end it."""

@@ -19,6 +19,7 @@ from .codec import to_json
 from .errors import BadArguments
 from .job import Job
 from .options import EnqueueOptions
+from .stores.flow import Rate
 
 # How a task hands a job to the app that registered it (`Errands.enqueue` and its async twin:
 # the app layer sits above this one): (task name, args, **enqueue options) -> Job.
@@ -38,6 +39,8 @@ class TaskOptions:
     max_worker_losses: int | None = None
     public: bool = False
     notify: dict[str, Any] | None = None
+    concurrency: int | None = None  # at most this many running across all workers
+    rate: Rate | None = None  # at most rate.count starts in any rate.period seconds
 
 
 class Task:

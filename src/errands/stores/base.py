@@ -15,8 +15,9 @@ from typing import Any
 
 from ..errors import ConfigError, InvalidTransition
 from ..job import Job, JobEvent, JobFile, NewJob, Outcome, State
-from . import control, leases, produce, reads, upkeep
+from . import control, flow, leases, produce, reads, upkeep
 from .aftermath import FollowUps
+from .flow import Flow, Key, Limits
 from .records import job_from_row
 from .values import (
     Activity,
@@ -30,10 +31,11 @@ from .values import (
     Tx,
     Unserved,
     WorkerInfo,
+    unserved_reason,
 )
 
-__all__ = ["Activity", "ChangeWatcher", "Claim", "LeaseReport", "Purged", "Readiness", "Rescue", "Store",
-           "Unserved", "WorkerInfo"]
+__all__ = ["Activity", "ChangeWatcher", "Claim", "Flow", "LeaseReport", "Limits", "Purged", "Readiness", "Rescue",
+           "Store", "Unserved", "WorkerInfo"]
 
 
 class Store(abc.ABC):
@@ -81,10 +83,12 @@ class Store(abc.ABC):
     def claim(self, worker_id: str, queues: Sequence[str] | None, limit: int, tasks: Sequence[str] | None = None,
               *, settle: Sequence[Outcome] = ()) -> Claim:
         """Settle `settle` (as `settle` does), then lease up to `limit` due jobs (of `tasks` when given)
-        with fresh lease tokens, in one commit."""
+        with fresh lease tokens, in one commit, within the concurrency and rate limits and skipping
+        paused queues (stores/flow.py)."""
         with self._transaction() as tx:
             accepted = leases.settle(tx, settle, self._follow_ups)
-            return Claim(leases.claim(tx, worker_id, queues, limit, tasks), accepted)
+            jobs, opens_in = leases.claim(tx, worker_id, queues, limit, tasks)
+            return Claim(jobs, accepted, opens_in)
 
     def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
         """Record how runs ended, in one transaction; each is accepted only while its lease token
@@ -124,10 +128,12 @@ class Store(abc.ABC):
         with self._transaction() as tx:
             return leases.save_file(tx, job_id, lease_token, name, content_type, data)
 
-    def register_worker(self, info: WorkerInfo) -> None:
-        """Record a worker as started (or update it)."""
+    def register_worker(self, info: WorkerInfo, limits: Mapping[Key, Limits] | None = None) -> None:
+        """Record a worker as started (or update it), with the queue and task limits its code
+        declares (by ("queue" | "task", name); the newest declaration wins)."""
         with self._transaction() as tx:
             leases.register_worker(tx, info)
+            flow.declare(tx, dict(limits or {}))
 
     def deregister_worker(self, worker_id: str) -> None:
         """Remove a worker that stops."""
@@ -197,6 +203,12 @@ class Store(abc.ABC):
             produce.insert_events(tx, events)
         return self.get(job_id)
 
+    def pause(self, queue: str, paused: bool = True, by: str | None = None) -> Flow:
+        """Pause a queue (no job of it is claimed once this returns; running ones finish), or resume
+        it with `paused` False; records who did it and when. Returns the queue's flow row."""
+        with self._transaction() as tx:
+            return flow.set_paused(tx, queue, paused, by)
+
     def bulk(self, action: BulkAction, ids: Sequence[int]) -> list[int]:
         """Retry, cancel or delete these jobs in one transaction; returns the ids it changed. Retry
         takes failed or cancelled jobs, cancel unfinished ones, delete finished ones."""
@@ -252,6 +264,20 @@ class Store(abc.ABC):
         """Waiting jobs, by queue and task, that no live worker would claim, and why (they wait, never fail)."""
         with self._read() as tx:
             return reads.unserved(tx)
+
+    def flows(self) -> list[Flow]:
+        """Queues and tasks with limits or a pause, with their running jobs and recent starts."""
+        with self._read() as tx:
+            return flow.flows(tx)
+
+    def waiting_reason(self, job: Job) -> str | None:
+        """Why this waiting job is not running: no live worker would claim it, or flow control holds
+        it back (a paused queue, a full concurrency limit or rate); None when neither."""
+        if job.state not in (State.QUEUED, State.SCHEDULED):
+            return None
+        with self._read() as tx:
+            return (flow.why_waiting(job.queue, job.task, flow.flows(tx))
+                    or unserved_reason(job.queue, job.task, reads.workers(tx), tx.now))
 
     def now(self) -> float:
         """The store's clock, in epoch seconds (every lease and run_at is on it)."""

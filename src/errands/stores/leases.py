@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..job import FINISHED, Job, Outcome, Progress, State
+from . import flow
 from .aftermath import FollowUps
 from .produce import ended, insert_events
-from .records import job_from_row
+from .records import Row, job_from_row
 from .values import Activity, LeaseReport, Readiness, Tx, WorkerInfo, event
 
 
@@ -28,26 +29,48 @@ def _filters(queues: Sequence[str] | None, tasks: Sequence[str] | None) -> tuple
 
 
 def claim(tx: Tx, worker_id: str, queues: Sequence[str] | None, limit: int,
-          tasks: Sequence[str] | None) -> list[Job]:
-    """Lease up to `limit` due jobs to the worker, highest priority first."""
-    suffix, params = _filters(queues, tasks)
-    rows = tx.rows("claim" + suffix, worker_id=worker_id, limit=limit, now=tx.now, **params)
+          tasks: Sequence[str] | None) -> tuple[list[Job], float | None]:
+    """Lease up to `limit` due jobs to the worker, highest priority first, within the flow limits
+    (stores/flow.py); also returns in how many seconds a full rate window opens (None: none is full)."""
+    gate = flow.open_gate(tx, queues, tasks, lock=True)
+    rows: list[Row] = []
+    while len(rows) < limit:
+        allowed = flow.narrowed(gate, queues, tasks)
+        if allowed is None:
+            break
+        batch = limit - len(rows) if gate is None else gate.batch(limit - len(rows))
+        suffix, params = _filters(*allowed[:2])
+        got = tx.rows("claim" + suffix, worker_id=worker_id, limit=batch, now=tx.now, **params, **allowed[2])
+        rows += got
+        if gate is not None:
+            gate.took(got)
+        if len(got) < batch:
+            break
+    if gate is not None:
+        gate.save(tx)
     claimed = {"worker": worker_id}
     insert_events(tx, [event(r["id"], "state", State.RUNNING, claimed | {"attempt": r["attempt"], "task": r["task"]})
                        for r in rows])
     jobs = [job_from_row(r) for r in rows]
     jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
-    return jobs
+    return jobs, None if gate is None else gate.retry_in()
 
 
 def ready(tx: Tx, queues: Sequence[str] | None, tasks: Sequence[str] | None, retrying: bool) -> Readiness:
-    """Whether a due job waits; with `retrying`, also how many failed jobs wait for a retry."""
+    """Whether a due job waits that flow control lets through (a full rate window counts as open: the
+    claim says when it opens); with `retrying`, also how many failed jobs wait for a retry."""
     waiting = 0
     if retrying:
         waiting = int(tx.rows("count_retrying", queues=json.dumps(list(queues)) if queues else None,
                               tasks=None if tasks is None else json.dumps(list(tasks)))[0]["n"])
-    suffix, params = _filters(queues, tasks)
-    return Readiness(bool(tx.rows("has_ready" + suffix, now=tx.now, **params)[0]["ready"]), waiting)
+    gate = flow.open_gate(tx, queues, tasks, lock=False)
+    if gate is not None:
+        gate.room = {key: n for key, n in gate.room.items() if key not in gate.rates}
+    allowed = flow.narrowed(gate, queues, tasks)
+    if allowed is None:
+        return Readiness(False, waiting)
+    suffix, params = _filters(*allowed[:2])
+    return Readiness(bool(tx.rows("has_ready" + suffix, now=tx.now, **params, **allowed[2])[0]["ready"]), waiting)
 
 
 def extend_leases(tx: Tx, worker_id: str, tokens: Sequence[str]) -> LeaseReport:

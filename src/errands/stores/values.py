@@ -47,11 +47,13 @@ class LeaseReport:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """What one claim did: the jobs leased (highest priority first), and which of the outcomes
-    settled in the same commit were accepted (in the order given)."""
+    """What one claim did: the jobs leased (highest priority first), which of the outcomes settled
+    in the same commit were accepted (in the order given), and in how many seconds a full rate
+    limit it met lets a start through (None: it met none)."""
 
     jobs: list[Job]
     accepted: list[bool]
+    opens_in: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

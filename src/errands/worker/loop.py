@@ -23,6 +23,7 @@ from ..job import Job, JobError, Outcome, State
 from ..maintenance import Maintenance
 from ..settings import Settings
 from ..stores.base import ChangeWatcher, Store, WorkerInfo
+from ..stores.flow import Key, Limits
 from ..task import Task
 from .config import WorkerConfig
 from .execution import Execution, run_async, run_sync
@@ -48,8 +49,14 @@ class Worker:
     """Runs jobs of `registry`'s tasks from `store`. `run()` blocks until stopped; `start()` runs it
     in background threads and returns; `stop()` shuts down gracefully from any thread."""
 
-    def __init__(self, store: Store, registry: Mapping[str, Task], settings: Settings, config: WorkerConfig) -> None:
+    def __init__(self, store: Store, registry: Mapping[str, Task], settings: Settings, config: WorkerConfig,
+                 queue_limits: Mapping[str, Limits] | None = None) -> None:
         self.registry = registry
+        # The limits this code declares, written to the store at start (the newest declaration wins).
+        self.limits: dict[Key, Limits] = {("task", n): Limits(t.options.concurrency, t.options.rate)
+                                          for n, t in registry.items()}
+        self.limits |= {("queue", q): lim for q, lim in (queue_limits or {}).items()}
+        self._opens_in: float | None = None  # when a full rate limit the last claim met lets a start through
         self.settings = settings
         self.config = config
         self.store = store
@@ -110,7 +117,7 @@ class Worker:
     def run(self) -> None:
         info = WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.config.queues, self.config.concurrency,
                           tasks=self.tasks)
-        self._retry_store("register the worker", lambda: self.store.register_worker(info))
+        self._retry_store("register the worker", lambda: self.store.register_worker(info, self.limits))
         log.info(
             "worker %s started: queues=%s concurrency=%d",
             self.id,
@@ -171,7 +178,7 @@ class Worker:
                 if self.config.burst and self._idle():
                     log.info("worker %s: nothing left to do (burst)", self.id)
                     return
-                watcher.wait(self.config.idle_wait)
+                watcher.wait(min(self.config.idle_wait, self._opens_in or self.config.idle_wait))
         finally:
             watcher.close()
 
@@ -184,6 +191,7 @@ class Worker:
             self.settler.give_back(outcomes)
             raise
         self.settler.recorded(outcomes, claim.accepted)
+        self._opens_in = claim.opens_in
         return claim.jobs
 
     def _capacity(self) -> int:

@@ -55,6 +55,7 @@ WITH picked AS (
     CROSS JOIN LATERAL (
         SELECT id, priority, run_at FROM {schema}.jobs
         WHERE queue = q.name AND state IN ('queued', 'scheduled') AND run_at <= %(now)s
+          AND task NOT IN (SELECT json_array_elements_text(%(skip_tasks)s::json))
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
@@ -69,11 +70,13 @@ SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
 FROM picked WHERE j.id = picked.id
 RETURNING j.*;
 
--- claim_any_queue: the same as claim, for a worker that serves every queue; rows another
--- claimer holds are skipped, and the CTE's LIMIT caps how many are taken
+-- claim_any_queue: the same as claim, for a worker that serves every queue but %(skip_queues)s;
+-- rows another claimer holds are skipped, and the CTE's LIMIT caps how many are taken
 WITH picked AS (
     SELECT id FROM {schema}.jobs
     WHERE state IN ('queued', 'scheduled') AND run_at <= %(now)s
+      AND queue NOT IN (SELECT json_array_elements_text(%(skip_queues)s::json))
+      AND task NOT IN (SELECT json_array_elements_text(%(skip_tasks)s::json))
     ORDER BY priority DESC, run_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -109,13 +112,14 @@ SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
 FROM picked WHERE j.id = picked.id
 RETURNING j.*;
 
--- claim_any_queue_tasks: the same as claim_tasks, for a worker that serves every queue (one read
--- per task through jobs_ready_task)
+-- claim_any_queue_tasks: the same as claim_tasks, for a worker that serves every queue but
+-- %(skip_queues)s (one read per task through jobs_ready_task)
 WITH picked AS (
     SELECT c.id FROM json_array_elements_text(%(tasks)s::json) AS t(name)
     CROSS JOIN LATERAL (
         SELECT id, priority, run_at FROM {schema}.jobs
         WHERE task = t.name AND state IN ('queued', 'scheduled') AND run_at <= %(now)s
+          AND queue NOT IN (SELECT json_array_elements_text(%(skip_queues)s::json))
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
@@ -154,12 +158,14 @@ SELECT EXISTS (
     ) c
 ) AS ready;
 
--- has_ready_any_queue_tasks: the same as has_ready_tasks, for a worker that serves every queue
+-- has_ready_any_queue_tasks: the same as has_ready_tasks, for a worker that serves every queue but
+-- %(skip_queues)s
 SELECT EXISTS (
     SELECT 1 FROM json_array_elements_text(%(tasks)s::json) AS t(name)
     CROSS JOIN LATERAL (
         SELECT id FROM {schema}.jobs
         WHERE task = t.name AND state IN ('queued', 'scheduled') AND run_at <= %(now)s
+          AND queue NOT IN (SELECT json_array_elements_text(%(skip_queues)s::json))
         ORDER BY priority DESC, run_at, id
         LIMIT 1
     ) c

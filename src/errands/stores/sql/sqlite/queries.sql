@@ -40,12 +40,13 @@ SET state = 'running', attempt = attempt + 1, started_at = :now,
 WHERE id IN (
     SELECT id FROM jobs
     WHERE state IN ('queued', 'scheduled') AND run_at <= :now AND queue IN (SELECT value FROM json_each(:queues))
+      AND task NOT IN (SELECT value FROM json_each(:skip_tasks))
     ORDER BY priority DESC, run_at, id
     LIMIT :limit
 )
 RETURNING *;
 
--- claim_any_queue: the same as claim, for a worker that serves every queue
+-- claim_any_queue: the same as claim, for a worker that serves every queue but :skip_queues
 UPDATE jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
     lease_owner = :worker_id, lease_token = lower(hex(randomblob(12))),
@@ -53,12 +54,15 @@ SET state = 'running', attempt = attempt + 1, started_at = :now,
 WHERE id IN (
     SELECT id FROM jobs
     WHERE state IN ('queued', 'scheduled') AND run_at <= :now
+      AND queue NOT IN (SELECT value FROM json_each(:skip_queues))
+      AND task NOT IN (SELECT value FROM json_each(:skip_tasks))
     ORDER BY priority DESC, run_at, id
     LIMIT :limit
 )
 RETURNING *;
 
--- claim_tasks: the same as claim, for the given tasks only (a worker claims what it knows). Each
+-- claim_tasks: the same as claim, for the given tasks only (a worker claims what it knows; flow
+-- control takes paused and full queues and tasks out of both lists before). Each
 -- (queue, task) pair is read on its own through jobs_ready_task, in claim order, then the best
 -- :limit of them are taken: jobs of tasks this worker does not know are never read. The index is
 -- given by name, as statistics of a backlog of one task can lead SQLite to skip-scan another.
@@ -79,8 +83,8 @@ WHERE id IN (
 )
 RETURNING *;
 
--- claim_any_queue_tasks: the same as claim_tasks, for a worker that serves every queue (one read
--- per task through jobs_ready_any_task)
+-- claim_any_queue_tasks: the same as claim_tasks, for a worker that serves every queue but
+-- :skip_queues (one read per task through jobs_ready_any_task)
 UPDATE jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
     lease_owner = :worker_id, lease_token = lower(hex(randomblob(12))),
@@ -90,6 +94,7 @@ WHERE id IN (
     WHERE j.id IN (
         SELECT id FROM jobs INDEXED BY jobs_ready_any_task
         WHERE task = t.value AND state IN ('queued', 'scheduled') AND run_at <= :now
+          AND queue NOT IN (SELECT value FROM json_each(:skip_queues))
         ORDER BY priority DESC, run_at, id
         LIMIT :limit
     )
@@ -114,10 +119,12 @@ SELECT EXISTS (
       AND queue IN (SELECT value FROM json_each(:queues)) AND task IN (SELECT value FROM json_each(:tasks))
 ) AS ready;
 
--- has_ready_any_queue_tasks: the same as has_ready_tasks, for a worker that serves every queue
+-- has_ready_any_queue_tasks: the same as has_ready_tasks, for a worker that serves every queue but
+-- :skip_queues
 SELECT EXISTS (
     SELECT 1 FROM jobs INDEXED BY jobs_ready_any_task
     WHERE state IN ('queued', 'scheduled') AND run_at <= :now AND task IN (SELECT value FROM json_each(:tasks))
+      AND queue NOT IN (SELECT value FROM json_each(:skip_queues))
 ) AS ready;
 
 -- count_retrying: failed jobs waiting for their retry (in backoff or due), in the given queues and of
