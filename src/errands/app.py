@@ -19,7 +19,7 @@ from .backoff import Backoff, pauses
 from .codec import to_json
 from .errors import BadArguments, UnknownTask, WaitTimeout
 from .follow_tokens import load_secret, make_token
-from .job import Job, JobEvent, JobFile, NewJob, State
+from .job import Job, JobEvent, JobFile, NewJob, State, UniquePolicy
 from .notify import tasks as notify_tasks
 from .options import check_options
 from .settings import Settings
@@ -131,6 +131,7 @@ class Errands:
         priority: int | None = None,
         queue: str | None = None,
         unique_key: str | None = None,
+        unique: UniquePolicy | None = None,
         notify: Mapping[str, Any] | None = None,
         after: int | None = None,
         connection: Any = None,
@@ -138,13 +139,15 @@ class Errands:
         """Store a job and return it at once; it is on disk when this returns.
 
         With `unique_key`, an unfinished job holding the same key is returned
-        instead of a new one. With `after`, the job waits for that parent job.
+        instead of a new one; `unique="replace"` cancels that job instead if it has
+        not started, `unique="raise"` raises UniqueKeyTaken. `delay` counts from the
+        store's clock. With `after`, the job waits for that parent job.
         With `connection` (your psycopg connection, or sqlite3 connection to the same
         file, in an open transaction), the job is written in your transaction: it
         exists if and only if you commit, and workers see it only then."""
         job, _ = self.store.enqueue(
             self._new_job(task, args, delay=delay, run_at=run_at, priority=priority, queue=queue,
-                          unique_key=unique_key, notify=notify, after=after),
+                          unique_key=unique_key, unique=unique, notify=notify, after=after),
             connection,
         )
         return job
@@ -178,17 +181,19 @@ class Errands:
         priority: int | None = None,
         queue: str | None = None,
         unique_key: str | None = None,
+        unique: UniquePolicy | None = None,
         notify: Mapping[str, Any] | None = None,
         after: int | None = None,
     ) -> dict[str, Any]:
-        """Every field of a new job but its arguments, checked."""
+        """Every field of a new job but its arguments, checked. A delay is kept as given: the
+        store adds it to its own clock, so a caller's wrong clock does not move the job."""
         when: float | None = None
         if delay is not None and run_at is not None:
             raise BadArguments("give delay or run_at, not both")
-        check_options(delay=delay, priority=priority, queue=queue, unique_key=unique_key, after=after)
-        if delay is not None:
-            when = time.time() + float(delay)
-        elif run_at is not None:
+        check_options(delay=delay, priority=priority, queue=queue, unique_key=unique_key, unique=unique, after=after)
+        if unique is not None and unique_key is None:
+            raise BadArguments(f"unique={unique!r} needs a unique_key")
+        if run_at is not None:
             if run_at.tzinfo is None:
                 raise BadArguments("run_at must be timezone-aware (e.g. datetime.now(UTC) + timedelta(...))")
             when = run_at.timestamp()
@@ -200,6 +205,8 @@ class Errands:
             "max_attempts": opts.retries + 1,
             "run_at": when,
             "unique_key": unique_key,
+            "unique": unique or "return",
+            "delay": None if delay is None else float(delay),
             "notify_json": self._notify_json(notify if notify is not None else opts.notify),
             "parent_id": after,
             "timeout": opts.timeout,

@@ -7,6 +7,7 @@ ErrandsError
 │   └── BadArguments       args that do not fit the task, are not JSON, or are too large
 ├── JobNotFound            no job with that id
 ├── InvalidTransition      e.g. retrying a job that is still running
+├── UniqueKeyTaken         unique="raise" (or "replace" of a running job) met the key's holder
 ├── StoreError             the store refused or failed a write
 │   └── StoreBusy          the database stayed locked longer than the busy timeout
 ├── WaitTimeout            app.wait() gave up before the job finished
@@ -53,6 +54,21 @@ class JobNotFound(ErrandsError):
 
 class InvalidTransition(ErrandsError):
     """The job is not in a state that allows the requested change."""
+
+
+class UniqueKeyTaken(ErrandsError):
+    """An unfinished job holds the unique key: enqueued with unique="raise", or with "replace"
+    while the holder runs (a running job is never replaced: its work has begun)."""
+
+    def __init__(self, unique_key: str, job_id: int, state: str) -> None:
+        if state == "running":
+            why = "is running, and a running job is not replaced: wait for it, cancel it, or use another key"
+        else:
+            why = f"is {state}: give unique=\"return\" to get it or unique=\"replace\" to replace it"
+        super().__init__(f"unique key {unique_key!r} is held by job {job_id}, which {why}")
+        self.unique_key = unique_key
+        self.job_id = job_id
+        self.state = state
 
 
 class StoreError(ErrandsError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 
 class State(enum.StrEnum):
@@ -26,6 +26,10 @@ class State(enum.StrEnum):
 
 
 FINISHED = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
+
+# What an enqueue with a unique key does when an unfinished job already holds the key: return that
+# job, replace it (cancel the waiting holder, store the new one), or raise UniqueKeyTaken.
+UniquePolicy = Literal["return", "replace", "raise"]
 
 # Every state change a store may make, and why. Stores write each one as a
 # single conditional UPDATE guarded by the "from" state (and the lease token
@@ -175,13 +179,15 @@ class NewJob:
     queue: str = "default"
     priority: int = 0
     max_attempts: int = 1
-    run_at: float | None = None  # epoch seconds; None means now
+    run_at: float | None = None  # epoch seconds; None means now (or `delay` after it)
     unique_key: str | None = None
     notify_json: str | None = None
     parent_id: int | None = None
     timeout: float | None = None
     lease_seconds: float = 30.0
     max_worker_losses: int = 3
+    delay: float | None = None  # seconds after the store's clock at the insert (not the caller's)
+    unique: UniquePolicy = "return"  # what an unfinished job already holding `unique_key` means
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Housekeeping that keeps the store honest: rescue expired leases, promote due jobs, purge.
+"""Housekeeping that keeps the store honest: rescue expired leases, promote due jobs, age jobs
+that waited past `Settings.max_wait` (no priority starves), purge.
 
 Every worker calls `tick()`; only the one holding the store's leader lease acts,
 so duties run exactly once at a time across processes and hosts.
@@ -60,7 +61,7 @@ class Maintenance:
                 log.error("job %s failed: its workers kept dying while running it", rescue.job_id)
             else:
                 log.warning("job %s rescued: its worker stopped renewing the lease; back in the queue", rescue.job_id)
-        self.store.promote_due()
+        self.store.promote_due(max_wait=self.settings.max_wait)
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY
             self.prune()

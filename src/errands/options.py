@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import BadArguments
+from .job import UniquePolicy
 
 MAX_DELAY = 10 * 365 * 86400.0
 INT32 = 2**31
@@ -41,7 +42,12 @@ class EnqueueOptions(BaseModel):
     unique_key: str | None = Field(
         None,
         max_length=1000,
-        description="Return the unfinished job holding this key instead of adding one: at most 1000 characters",
+        description="At most one unfinished job holds this key (see unique): at most 1000 characters",
+    )
+    unique: UniquePolicy | None = Field(
+        None,
+        description='When an unfinished job holds unique_key: "return" it (default), "replace" it if it has not '
+        'started, or "raise" UniqueKeyTaken: return, replace or raise',
     )
     notify: dict[str, Any] | None = Field(None, description="Webhooks or e-mail told when it finishes: an object")
     after: int | None = Field(

@@ -30,6 +30,7 @@ class Settings:
     lease: float = 30.0  # default lease of a claimed job; renewed every third of it
     max_worker_losses: int = 3  # a job whose worker died this often fails
     progress_interval: float = 0.5  # at most one progress write per job per interval
+    max_wait: float = 300.0  # seconds a due job waits before maintenance raises it to its queue's top priority
     base_url: str | None = None  # where the HTTP API is reachable, for links in notifications
     smtp_url: str | None = None  # smtp://user:password@host:port?starttls=1&from=... for email notifications
     token: str | None = field(default=None, repr=False)  # bearer token of the HTTP API and dashboard admins

@@ -34,10 +34,12 @@ def echo_json(value: Any) -> None:
 
 
 def enqueue_options(command: F) -> F:
-    """--queue, --priority, --delay, --unique-key, --after: the plain-valued fields of EnqueueOptions,
-    with their help; the app checks their ranges."""
+    """--queue, --priority, --delay, --unique-key, --unique, --after: the plain-valued fields of
+    EnqueueOptions (a choice for a literal), with their help; the app checks their ranges."""
     for name, field in reversed(EnqueueOptions.model_fields.items()):
-        kind = next((t for t in typing.get_args(field.annotation) if t in (str, int, float)), None)
+        kind: Any = next((t for t in typing.get_args(field.annotation) if t in (str, int, float)), None)
+        choices = [c for t in typing.get_args(field.annotation) for c in typing.get_args(t) if isinstance(c, str)]
+        kind = click.Choice(choices) if choices else kind
         if kind is not None:
             flag = f"--{name.replace('_', '-')}"
             command = click.option(flag, name, type=kind, default=None, help=field.description)(command)

@@ -158,10 +158,15 @@ class Store(abc.ABC):
         with self._transaction() as tx:
             return upkeep.rescue_expired(tx, since, self._follow_ups)
 
-    def promote_due(self) -> int:
-        """Move scheduled jobs whose time came to `queued`; returns how many."""
+    def promote_due(self, max_wait: float | None = None) -> int:
+        """Move scheduled jobs whose time came to `queued`; returns how many. With `max_wait`, also
+        raise each due job waiting longer than that behind higher priorities to the highest one
+        due in its queue (aging, with an "aged" event), so that no priority starves."""
         with self._transaction() as tx:
-            return upkeep.promote_due(tx)
+            promoted = upkeep.promote_due(tx)
+            if max_wait is not None:
+                upkeep.age_overdue(tx, max_wait)
+            return promoted
 
     def purge(self, older_than: Mapping[State, float], *, workers_older_than: float | None = None,
               reclaim: bool = False, batch: int = 1000) -> Purged:

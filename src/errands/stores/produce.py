@@ -1,6 +1,7 @@
-"""The producer's side of the store: storing new jobs (one, many, under a unique key, after a
-parent), and the event-log and job-end helpers every other writer shares. Each function runs
-inside a transaction its caller opened; no connection handling here."""
+"""The producer's side of the store: storing new jobs (one, many, under a unique key and its
+policy, after a parent, a delay after the store's clock), and the event-log and job-end helpers
+every other writer shares. Each function runs inside a transaction its caller opened; no
+connection handling here."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import JobNotFound, StoreBusy
+from ..errors import JobNotFound, StoreBusy, UniqueKeyTaken
 from ..job import Job, NewJob, State
 from .aftermath import WAITING_FOR_PARENT, FollowUps, after_finish
 from .records import Row, job_from_row
@@ -39,18 +40,31 @@ def select_job(tx: Tx, job_id: int) -> Job:
     return job_from_row(rows[0])
 
 
+def due_at(tx: Tx, new: NewJob) -> float:
+    """When the job may run: a delay counts from the store's clock (read when this transaction
+    began), never the producer's; an absolute run_at stays as given."""
+    if new.delay is not None:
+        return tx.now + new.delay
+    return tx.now if new.run_at is None else new.run_at
+
+
 def insert(tx: Tx, new: NewJob) -> tuple[Row, bool]:
-    """Store one job; an unfinished job holding its unique key is returned instead (False)."""
-    run_at = tx.now if new.run_at is None else new.run_at
+    """Store one job; an unfinished job holding its unique key is returned instead (False), or
+    replaced, or UniqueKeyTaken raised, as `new.unique` says."""
+    run_at = due_at(tx, new)
     if new.parent_id is not None:
         parent = select_job(tx, new.parent_id)
         tx.run("mark_parent", job_id=parent.id)
         run_at = WAITING_FOR_PARENT
     state = State.SCHEDULED if run_at > tx.now else State.QUEUED
-    row, created = _insert_row(tx, new, state, run_at)
+    row, created, replaced = _insert_row(tx, new, state, run_at)
     if not created:
         return row, False
-    insert_events(tx, [event(row["id"], "state", state, {"task": new.task})])
+    events = [event(row["id"], "state", state, {"task": new.task})]
+    for old in replaced:
+        events.append(event(old["id"], "state", State.CANCELLED, {"reason": "replaced", "replaced_by": row["id"]}))
+        events.extend(ended(tx, old, State.CANCELLED, None))
+    insert_events(tx, events)
     if new.parent_id is not None and parent.finished:  # too late to wait: follow the parent's end now
         parent_row = tx.rows("select_job", job_id=parent.id)[0]
         insert_events(tx, ended(tx, parent_row, parent.state, None))
@@ -58,10 +72,14 @@ def insert(tx: Tx, new: NewJob) -> tuple[Row, bool]:
     return row, True
 
 
-def _insert_row(tx: Tx, new: NewJob, state: State, run_at: float) -> tuple[Row, bool]:
-    """The inserted row (True), or the unfinished job holding the unique key (False). The key's
-    holder may finish between the conflict and the read (PostgreSQL reads committed rows per
-    statement): then the key is free and the insert is tried again."""
+def _insert_row(tx: Tx, new: NewJob, state: State, run_at: float) -> tuple[Row, bool, list[Row]]:
+    """The inserted row (True) with the waiting holders it replaced, or the unfinished job holding
+    the unique key (False). The key's holder may finish (or be replaced by another enqueuer)
+    between the conflict and the read (PostgreSQL reads committed rows per statement): then the
+    key is free and the insert is tried again. Replacing cancels the holder with a conditional
+    update: of two enqueuers replacing the same holder one cancels it, the other waits for that
+    commit, then meets (and replaces) the first one's job."""
+    replaced: list[Row] = []
     for _ in range(UNIQUE_KEY_TRIES):
         rows = tx.rows(
             "insert_job", task=new.task, queue=new.queue, priority=new.priority, args=new.args_json,
@@ -70,10 +88,15 @@ def _insert_row(tx: Tx, new: NewJob, state: State, run_at: float) -> tuple[Row, 
             lease_seconds=new.lease_seconds, max_worker_losses=new.max_worker_losses,
         )
         if rows:
-            return rows[0], True
+            return rows[0], True, replaced
         holder = tx.rows("find_unfinished_by_key", unique_key=new.unique_key)
-        if holder:
-            return holder[0], False
+        if not holder:
+            continue
+        if new.unique == "return":
+            return holder[0], False, replaced
+        if new.unique == "raise" or holder[0]["state"] == State.RUNNING.value:
+            raise UniqueKeyTaken(str(new.unique_key), holder[0]["id"], holder[0]["state"])
+        replaced.extend(tx.rows("cancel_waiting", job_id=holder[0]["id"], now=tx.now))
     raise StoreBusy(f"unique key {new.unique_key!r}: its holders kept finishing while this job was "
                     f"enqueued ({UNIQUE_KEY_TRIES} tries); try again")
 
@@ -82,12 +105,12 @@ def insert_many(tx: Tx, jobs: Sequence[NewJob]) -> list[int]:
     """Store many jobs; returns their ids in order. Plain jobs go in one statement."""
     if any(new.unique_key is not None or new.parent_id is not None for new in jobs):
         return [insert(tx, new)[0]["id"] for new in jobs]  # each may meet a key or parent
-    states = [State.SCHEDULED if new.run_at is not None and new.run_at > tx.now else State.QUEUED for new in jobs]
+    due = [due_at(tx, new) for new in jobs]
+    states = [State.SCHEDULED if run_at > tx.now else State.QUEUED for run_at in due]
     rows = [
-        [new.task, new.queue, new.priority, new.args_json, state.value, new.max_attempts,
-         tx.now if new.run_at is None else new.run_at, new.notify_json, new.timeout, new.lease_seconds,
-         new.max_worker_losses]
-        for new, state in zip(jobs, states, strict=True)
+        [new.task, new.queue, new.priority, new.args_json, state.value, new.max_attempts, run_at,
+         new.notify_json, new.timeout, new.lease_seconds, new.max_worker_losses]
+        for new, state, run_at in zip(jobs, states, due, strict=True)
     ]
     ids = sorted(r["id"] for r in tx.rows("insert_jobs_bulk", jobs=json.dumps(rows), now=tx.now))
     insert_events(tx, [event(i, "state", state, {"task": new.task})

@@ -1,6 +1,7 @@
 """Upkeep of the store, run by the one worker that leads: rescuing jobs whose lease expired,
-promoting due jobs, deleting finished jobs past their age, forgetting dead workers. Each function
-runs inside a transaction its caller opened."""
+promoting due jobs, aging jobs that waited too long behind higher priorities, deleting finished
+jobs past their age, forgetting dead workers. Each function runs inside a transaction its caller
+opened."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from ..job import State
 from .aftermath import FollowUps
 from .produce import ended, insert_events
 from .values import Rescue, Tx, event
+
+AGE_BATCH = 500  # overdue jobs aged per maintenance tick
 
 
 def lead(tx: Tx, name: str, owner: str, ttl: float) -> bool:
@@ -44,6 +47,18 @@ def promote_due(tx: Tx) -> int:
     rows = tx.rows("promote_due", now=tx.now)
     insert_events(tx, [event(r["id"], "state", State.QUEUED) for r in rows])
     return len(rows)
+
+
+def age_overdue(tx: Tx, max_wait: float, limit: int = AGE_BATCH) -> int:
+    """Raise each due job that waited over `max_wait` seconds past its run time to the highest
+    priority due in its queue, with an "aged" event; returns how many. Claims order by priority,
+    then run time: an aged job is next in its queue however many higher jobs keep coming."""
+    events = []
+    for r in tx.rows("select_overdue", now=tx.now, max_wait=max_wait, limit=limit):
+        if tx.run("age_job", job_id=r["id"], priority=r["priority"]):
+            events.append(event(r["id"], "aged", None, {"from": r["was"], "to": r["priority"]}))
+    insert_events(tx, events)
+    return len(events)
 
 
 def purge_batch(tx: Tx, state: State, older_than: float, batch: int) -> int:

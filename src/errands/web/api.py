@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..app import Errands
-from ..errors import BadArguments, InvalidTransition, JobNotFound, StoreError, TaskError
+from ..errors import BadArguments, InvalidTransition, JobNotFound, StoreError, TaskError, UniqueKeyTaken
 from ..job import Job, State
 from ..notify import normalize as normalize_notify
 from ..notify.webhook import host_allowed
@@ -258,6 +258,8 @@ def known_errors(exc: Exception) -> Response | None:
         return error(404, "not_found", str(exc))
     if isinstance(exc, BadArguments):
         return error(422, "invalid", str(exc))
+    if isinstance(exc, UniqueKeyTaken):
+        return error(409, "unique_key_taken", str(exc))
     if isinstance(exc, StoreError):
         return error(503, "store_unavailable", str(exc))
     return None

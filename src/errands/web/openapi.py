@@ -38,7 +38,7 @@ STATE_PARAM = {"name": "state", "in": "query", "schema": {"$ref": REF.format(mod
 PATHS: dict[str, dict[str, tuple[str, int, str, Any, tuple[int, ...]]]] = {
     "/api/jobs": {
         "post": ("Enqueue a job of a public task", 202, "Stored", schemas.Enqueued,
-                 (400, 401, 403, 404, 413, 415, 422, 503)),
+                 (400, 401, 403, 404, 409, 413, 415, 422, 503)),
         "get": ("List jobs, newest first", 200, "A page of jobs", schemas.JobList, (401, 422, 503)),
     },
     "/api/jobs/{job_id}": {

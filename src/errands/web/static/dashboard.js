@@ -5,7 +5,7 @@
 
 const body = document.body;
 const POLL_MS = 3000;
-const EVENT_KINDS = ["state", "progress", "log", "checkpoint", "file", "rescued", "cancel_requested", "overflow"];
+const EVENT_KINDS = ["state", "progress", "log", "checkpoint", "file", "rescued", "aged", "cancel_requested", "overflow"];
 const status = document.getElementById("live-status");
 let source = null;
 let sourceUrl = "";
