@@ -314,10 +314,12 @@ class Errands:
     def pause(self, queue: str, by: str | None = None) -> Flow:
         """Stop every worker claiming jobs of `queue` (stored: workers started later see it); jobs
         running now finish. `by` (default user@host) is shown with the pause."""
+        check_options(queue=queue)
         return self.store.pause(queue, True, by or default_actor())
 
     def resume(self, queue: str, by: str | None = None) -> Flow:
         """Let workers claim jobs of a paused queue again."""
+        check_options(queue=queue)
         return self.store.pause(queue, False, by or default_actor())
 
     # -- workers ------------------------------------------------------------------

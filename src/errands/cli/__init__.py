@@ -48,9 +48,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import demo, jobs, serve, watch, worker
+    from . import demo, jobs, queues, serve, watch, worker
 
-    for module in (jobs, watch, worker, serve, demo):
+    for module in (jobs, watch, worker, serve, demo, queues):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -15,7 +15,6 @@ from ..errors import BadArguments
 from ..job import FINISHED, Job, State
 from ..options import EnqueueOptions
 from ..stores import open_store
-from ..stores.values import waiting_reason
 from .loading import app_options, parse_duration, resolve
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,7 +103,7 @@ def status(job_id: int, as_json: bool, app_ref: str | None, url: str | None) -> 
     logs = [e for e in app.events(job_id) if e.kind == "log"]
     waiting = None  # e.g. no live worker knows its task: it waits, it does not fail
     if job.state in (State.QUEUED, State.SCHEDULED):
-        waiting = waiting_reason(job, app.store.workers(), app.store.now())
+        waiting = app.store.waiting_reason(job)
     if as_json:
         extra = {} if waiting is None else {"waiting_reason": waiting}
         echo_json(job.to_dict() | extra | {"logs": [{"at": e.at.isoformat(), **(e.data or {})} for e in logs]})

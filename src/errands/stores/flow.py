@@ -77,6 +77,12 @@ class Flow:
     running: int = 0  # running jobs of the key, when it has a concurrency limit
     recent: int = 0  # starts within the rate's period, when it has a rate limit
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape the CLI and the HTTP API show."""
+        return {"kind": self.kind, "name": self.name, "concurrency": self.concurrency, "running": self.running,
+                "rate": None if self.rate is None else str(self.rate), "recent_starts": self.recent,
+                "paused": self.paused, "paused_by": self.paused_by, "paused_at": self.paused_at}
+
 
 def flow_from_row(row: Row, running: int, now: float) -> Flow:
     rate = None
@@ -106,12 +112,14 @@ def declare(tx: Tx, limits: dict[Key, Limits]) -> None:
 
 def set_paused(tx: Tx, queue: str, paused: bool, by: str | None) -> Flow:
     tx.run("set_paused", name=queue, paused=int(paused), by=by, now=tx.now)
-    return next(f for f in flows(tx) if f.kind == "queue" and f.name == queue)
+    row = next(r for r in tx.rows("select_flow") if r["kind"] == "queue" and r["name"] == queue)
+    return flow_from_row(row, _running(tx, [row]).get(("queue", queue), 0), tx.now)
 
 
 def flows(tx: Tx) -> list[Flow]:
-    """Every flow row, with the running jobs of each limited key."""
-    rows = tx.rows("select_flow")
+    """Every queue and task with a limit or a pause, with the running jobs of each limited key."""
+    rows = [r for r in tx.rows("select_flow") if r["concurrency"] is not None or r["rate_count"] is not None
+            or r["paused"]]
     running = _running(tx, rows)
     return [flow_from_row(r, running.get((r["kind"], r["name"]), 0), tx.now) for r in rows]
 

@@ -19,7 +19,6 @@ from ..errors import BadArguments, InvalidTransition, JobNotFound, StoreError, T
 from ..job import Job, State
 from ..notify import normalize as normalize_notify
 from ..notify.webhook import host_allowed
-from ..stores.values import waiting_reason
 from .auth import Access, Denied, check_csrf
 from .schemas import parse_enqueue
 
@@ -106,15 +105,13 @@ class Api:
         root = request.scope.get("root_path", "")
         job = await self.errands.get_async(job_id)
         view = self.view(job, access, root)
-        if access.admin:  # why a waiting job waits (no live worker knows its task): it never fails for that
+        if access.admin:  # why a waiting job waits (a paused queue, a full limit, no live worker knows its task)
             waiting = await asyncio.to_thread(self._waiting_reason, job)
             view |= {} if waiting is None else {"waiting_reason": waiting}
         return JSONResponse(view)
 
     def _waiting_reason(self, job: Job) -> str | None:
-        if job.state not in (State.QUEUED, State.SCHEDULED):
-            return None
-        return waiting_reason(job, self.errands.store.workers(), self.errands.store.now())
+        return self.errands.store.waiting_reason(job)
 
     async def list(self, request: Request) -> Response:
         query = request.query_params
@@ -192,6 +189,22 @@ class Api:
             return JSONResponse((await self.errands.retry_async(job_id)).to_dict())
         except InvalidTransition as exc:
             return error(409, "invalid_state", str(exc))
+
+    async def queues(self) -> Response:
+        """GET /api/queues: the queues and tasks with a limit or a pause (flow control as stored)."""
+        flows = await asyncio.to_thread(self.errands.store.flows)
+        return JSONResponse({"flows": [f.to_dict() for f in flows]})
+
+    async def change_queue(self, request: Request, queue: str, action: str) -> Response:
+        """POST /api/queues/{queue}/pause or /resume, body {} or {"by": "who"}: the queue's flow row."""
+        check_csrf(request)
+        if action not in ("pause", "resume"):
+            return error(404, "not_found", f"no action {action!r} on queues (pause or resume)")
+        by = (await self.read_json(request)).get("by") or "http api"
+        if not isinstance(by, str) or len(by) > 200:
+            return error(422, "invalid", "by must be text of at most 200 characters")
+        changed = await asyncio.to_thread(getattr(self.errands, action), queue, by)
+        return JSONResponse(changed.to_dict())
 
     async def stats(self) -> Response:
         counts = await asyncio.to_thread(self.errands.stats)

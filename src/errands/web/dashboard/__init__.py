@@ -28,6 +28,7 @@ from .bulk import BulkRunner
 from .guard import SESSION_COOKIE, SESSION_TTL, Guard, Viewer, check_origin, check_post, read_form, secure
 from .pages import MAX_ID, Pages
 from .present import environment
+from .queues import QueueActions
 
 OpenStream = Callable[[int | None, int], Awaitable[Response]]  # (job id or None for all, after id) -> SSE
 Page = Callable[[Request, Viewer], Awaitable[Response]]
@@ -42,6 +43,7 @@ def dashboard_routes(errands: Errands, policy: AuthPolicy, open_stream: OpenStre
     runner = BulkRunner(errands.store)
     pages = Pages(errands, board.render, runner)
     actions = Actions(errands, board.render, runner)
+    queues = QueueActions(errands)
     page = board.page
     job = "/jobs/{job_id:int}"
     return [
@@ -55,6 +57,7 @@ def dashboard_routes(errands: Errands, policy: AuthPolicy, open_stream: OpenStre
             Route("/bulk", page(actions.bulk_start), methods=["POST"]),
             Route("/bulk/{run_id}", page(pages.bulk_run)),
             Route("/workers", page(pages.workers)),
+            Route("/queues/{queue:path}/{action}", page(queues.act), methods=["POST"]),
             Route("/login", board.sign_in, methods=["GET", "POST"]),
             Route("/logout", page(board.sign_out), methods=["POST"]),
             Route("/events", page(board.stream)),

@@ -30,6 +30,8 @@ NOTICES = {
     "not_retryable": "Only failed or cancelled jobs can be retried.",
     "deleted": "The job was deleted, with its events and files.",
     "not_deletable": "Only finished jobs can be deleted: cancel it first.",
+    "queue_pause": "The queue is paused: no worker claims its jobs until it is resumed (running ones finish).",
+    "queue_resume": "The queue is resumed: workers claim its jobs again.",
 }
 CONFIRM = {"cancel", "delete"}  # single-job actions that ask first; every bulk action does
 VERBS = {"cancel": "Cancel", "retry": "Retry", "delete": "Delete"}

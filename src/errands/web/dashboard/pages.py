@@ -20,6 +20,7 @@ from ...errors import JobNotFound
 from ...job import JobEvent, State
 from ...stores import dashboard as reads
 from ...stores.base import Store
+from ...stores.flow import why_waiting as why_held
 from ...stores.values import LIVE_WITHIN
 from ..auth import Denied
 from .bulk import BulkRunner
@@ -132,8 +133,9 @@ class Pages:
         bars, peak = chart_bars(data.per_minute, data.now)
         served = {q.queue: sum(1 for w in data.live_workers if not w.queues or q.queue in w.queues)
                   for q in data.queues}
+        flows = {f.name: f for f in await asyncio.to_thread(self.store.flows) if f.kind == "queue"}
         return self.render(request, viewer, "overview.html", page="overview", o=data, bars=bars, peak=peak,
-                           served=served, stream=f"events?last_event_id={last}")
+                           served=served, flows=flows, stream=f"events?last_event_id={last}")
 
     async def jobs(self, request: Request, viewer: Viewer) -> Response:
         now = await asyncio.to_thread(self.store.now)
@@ -165,13 +167,14 @@ class Pages:
         files = await asyncio.to_thread(self.store.files, job_id)
         workers = await asyncio.to_thread(self.store.workers)
         now = await asyncio.to_thread(self.store.now)
+        held = why_held(job.queue, job.task, await asyncio.to_thread(self.store.flows))
         rows, progress_events = timeline(events)
         logs = [e for e in events if e.kind == "log"]
         last = events[-1].id if events else 0
         stream = "" if job.finished else f"jobs/{job.id}/events?last_event_id={last}"
         return self.render(request, viewer, "job.html", page="jobs", job=job, rows=rows, logs=logs, files=files,
                            progress_events=progress_events, truncated=len(events) >= MAX_EVENTS, now=now,
-                           why=why_waiting(job, workers, now) if job.state in (State.QUEUED, State.SCHEDULED)
+                           why=why_waiting(job, workers, now, held) if job.state in (State.QUEUED, State.SCHEDULED)
                            else [], stream=stream)
 
     async def workers(self, request: Request, viewer: Viewer) -> Response:

@@ -119,8 +119,10 @@ def chart_bars(per_minute: list[tuple[int, int, int]], now: float, height: float
     return bars, peak
 
 
-def why_waiting(job: Job, workers: list[WorkerInfo], now: float) -> list[str]:
-    """Why a scheduled or queued job is not running yet, each reason a sentence."""
+def why_waiting(job: Job, workers: list[WorkerInfo], now: float, held: str | None = None) -> list[str]:
+    """Why a scheduled or queued job is not running yet, each reason a sentence; `held`: why flow
+    control holds it back (a paused queue, a full concurrency limit or rate), if it does."""
+
     reasons = []
     if job.state is State.SCHEDULED:
         if job.run_at.timestamp() >= WAITING_FOR_PARENT - 1:
@@ -132,9 +134,11 @@ def why_waiting(job: Job, workers: list[WorkerInfo], now: float) -> list[str]:
             reasons.append(f"It is scheduled to run {ago(now - job.run_at.timestamp())} "
                            f"({job.run_at:%Y-%m-%d %H:%M:%S} UTC).")
     unserved = unserved_reason(job.queue, job.task, workers, now)
+    if held is not None:
+        reasons.append(held[0].upper() + held[1:] + ": it waits until that changes.")
     if unserved is not None:
         reasons.append(unserved[0].upper() + unserved[1:] + ": it waits until one starts.")
-    elif job.state is State.QUEUED:
+    elif held is None and job.state is State.QUEUED:
         reasons.append("It is ready: a worker serving its queue takes it when a slot frees up "
                        "(higher priorities and older jobs go first).")
     return reasons
