@@ -106,6 +106,15 @@ def test_a_paused_queue_is_not_claimed_until_resumed(store: Store) -> None:
     assert [j.queue for j in store.claim("w", ["q"], 10, ["t"]).jobs] == ["q"]
 
 
+def test_an_idle_worker_sees_a_full_limit_of_a_rate_limited_task_as_nothing_ready(store: Store) -> None:
+    declare(store, {("task", "t"): Limits(concurrency=1, rate=Rate(100, 1.0))})
+    store.enqueue(new())
+    store.enqueue(new())
+    assert store.ready(None, ["t"]).due
+    assert len(store.claim("w", None, 10, ["t"]).jobs) == 1
+    assert not store.ready(None, ["t"]).due and not store.ready(["default"], ["t"]).due
+
+
 def test_the_newest_declaration_wins_and_can_lift_a_limit(store: Store) -> None:
     declare(store, {("task", "t"): Limits(concurrency=1)})
     declare(store, {("task", "t"): Limits(concurrency=3, rate=Rate(100, 1.0))})

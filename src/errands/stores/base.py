@@ -209,7 +209,7 @@ class Store(abc.ABC):
         return self.get(job_id)
 
     def pause(self, queue: str, paused: bool = True, by: str | None = None) -> Flow:
-        """Pause a queue (no job of it is claimed once this returns; running ones finish), or resume
+        """Pause a queue (claims that begin after this returns skip it; running jobs finish), or resume
         it with `paused` False; records who did it and when. Returns the queue's flow row."""
         with self._transaction() as tx:
             return flow.set_paused(tx, queue, paused, by)

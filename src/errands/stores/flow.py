@@ -154,6 +154,7 @@ class Gate:
     now: float
     paused: set[str] = field(default_factory=set)
     room: dict[Key, int] = field(default_factory=dict)
+    held: dict[Key, int] = field(default_factory=dict)  # room under the concurrency limits alone
     starts: dict[Key, list[float]] = field(default_factory=dict)  # rate-limited keys' recent starts
     rates: dict[Key, Rate] = field(default_factory=dict)
     taken: set[Key] = field(default_factory=set)
@@ -202,7 +203,7 @@ def open_gate(tx: Tx, queues: Sequence[str] | None, tasks: Sequence[str] | None,
         if r["kind"] == "queue" and r["paused"]:
             gate.paused.add(r["name"])
         if r["concurrency"] is not None:
-            gate.room[key] = int(r["concurrency"]) - running.get(key, 0)
+            gate.room[key] = gate.held[key] = int(r["concurrency"]) - running.get(key, 0)
         if r["rate_count"] is not None:
             rate = Rate(int(r["rate_count"]), float(r["rate_period"]))
             recent = sorted(t for t in json.loads(r["starts"]) if t > now - rate.period)

@@ -65,7 +65,7 @@ def ready(tx: Tx, queues: Sequence[str] | None, tasks: Sequence[str] | None, ret
                               tasks=None if tasks is None else json.dumps(list(tasks)))[0]["n"])
     gate = flow.open_gate(tx, queues, tasks, lock=False)
     if gate is not None:
-        gate.room = {key: n for key, n in gate.room.items() if key not in gate.rates}
+        gate.room = gate.held
     allowed = flow.narrowed(gate, queues, tasks)
     if allowed is None:
         return Readiness(False, waiting)
