@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from . import notify
 from .backoff import Backoff, pauses
 from .codec import to_json
-from .errors import BadArguments, UnknownTask, WaitTimeout
+from .errors import BadArguments, ScheduleNotFound, UnknownTask, WaitTimeout
 from .follow_tokens import load_secret, make_token
 from .job import Job, JobEvent, JobFile, NewJob, State, UniquePolicy
 from .notify import tasks as notify_tasks
 from .options import check_options
+from .schedules import NewSchedule, Schedule, Timing, check_name
 from .settings import Settings
 from .stores import DEFAULT_URL, Store, open_store
 from .stores.flow import Flow, Limits, check_limits, default_actor
@@ -46,6 +47,7 @@ class Errands:
         self.tasks: dict[str, Task] = {}
         self._store: Store | None = None
         self._secret: bytes | None = None
+        self._periodic: list[NewSchedule] = []  # @app.periodic schedules, stored when the store opens
         self.queue_limits: dict[str, Limits] = {}  # app.queue(...) declarations, written by workers at start
         notify_tasks.register(self)
 
@@ -55,7 +57,10 @@ class Errands:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.url, follow_ups=notify.plan)
+            store = open_store(self.url, follow_ups=notify.plan)
+            for new in self._periodic:
+                store.save_schedule(new)
+            self._store = store
         return self._store
 
     def close(self) -> None:
@@ -223,6 +228,57 @@ class Errands:
         succeeds (cancelled when it fails or is cancelled). `ctx.parent_result` holds
         the parent's result."""
         return self.enqueue(task, args, after=parent_id, **options)
+
+    # -- periodic jobs ---------------------------------------------------------------
+
+    def periodic(self, *, cron: str | None = None, every: float | None = None, timezone: str = "UTC",
+                 catch_up: bool = False, args: Mapping[str, Any] | None = None,
+                 **options: Any) -> Callable[[F], Task]:
+        """Register a task (same options as `@app.task`) that runs on a schedule named after it:
+        `cron` in `timezone`, or `every` N seconds (at the multiples of N since the Unix epoch). Each
+        fire time runs once across all workers; missed ones (all workers down) are skipped, or with
+        `catch_up` the latest of them runs once. `ctx.scheduled_for` is the fire time."""
+        timing = Timing(cron, every, timezone).check()
+
+        def register(func: Callable[..., Any]) -> Task:
+            task = self.task(**options)(func)
+            new = NewSchedule(task.name, timing, self._new_job(task, args), catch_up, origin="code")
+            self._periodic.append(new)
+            if self._store is not None:
+                self._store.save_schedule(new)
+            return task
+
+        return register
+
+    def schedule(self, name: str, task: str | Task, args: Mapping[str, Any] | None = None, *,
+                 cron: str | None = None, every: float | None = None, timezone: str = "UTC",
+                 catch_up: bool = False, priority: int | None = None, queue: str | None = None) -> Schedule:
+        """Add (or redefine) a schedule at run time: stored, so every worker fires it from now on."""
+        timing = Timing(cron, every, timezone).check()
+        job = self._new_job(task, args, priority=priority, queue=queue)
+        return self.store.save_schedule(NewSchedule(check_name(name), timing, job, catch_up))
+
+    def schedules(self) -> list[Schedule]:
+        """Every stored schedule, by name, with its next fire time."""
+        return self.store.schedules()
+
+    def pause_schedule(self, name: str) -> Schedule:
+        """Stop firing a schedule (jobs already stored still run); ScheduleNotFound when unknown."""
+        return self._change_schedule(name, "pause")
+
+    def resume_schedule(self, name: str) -> Schedule:
+        """Fire a paused schedule again from its next fire time on."""
+        return self._change_schedule(name, "resume")
+
+    def remove_schedule(self, name: str) -> Schedule:
+        """Forget a schedule (one from `@app.periodic` comes back when its code next opens the store)."""
+        return self._change_schedule(name, "remove")
+
+    def _change_schedule(self, name: str, action: str) -> Schedule:
+        changed = self.store.change_schedule(name, action)
+        if changed is None:
+            raise ScheduleNotFound(name)
+        return changed
 
     # -- reading and control -----------------------------------------------------
 

@@ -58,6 +58,7 @@ class JobContext:
         self.job = job
         self.job_id = job.id
         self.attempt = job.attempt
+        self.scheduled_for = job.scheduled_for  # the fire time of a periodic job (UTC), else None
         self.checkpoint: Any = job.checkpoint
         self.shutdown = threading.Event()
         self.cancelled = threading.Event()

@@ -7,6 +7,7 @@ ErrandsError
 │   └── BadArguments       args that do not fit the task, are not JSON, or are too large
 ├── JobNotFound            no job with that id
 ├── InvalidTransition      e.g. retrying a job that is still running
+├── ScheduleNotFound       no schedule by that name
 ├── UniqueKeyTaken         unique="raise" (or "replace" of a running job) met the key's holder
 ├── StoreError             the store refused or failed a write
 │   └── StoreBusy          the database stayed locked longer than the busy timeout
@@ -54,6 +55,12 @@ class JobNotFound(ErrandsError):
 
 class InvalidTransition(ErrandsError):
     """The job is not in a state that allows the requested change."""
+
+
+class ScheduleNotFound(ErrandsError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no schedule named {name!r} (`errands schedules` lists them)")
+        self.name = name
 
 
 class UniqueKeyTaken(ErrandsError):

@@ -107,6 +107,7 @@ class Job:
     timeout: float | None = None
     lease_seconds: float = 30.0
     max_worker_losses: int = 3
+    scheduled_for: datetime | None = None  # the fire time a periodic job runs for
 
     @property
     def finished(self) -> bool:
@@ -146,6 +147,7 @@ class Job:
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
+            "scheduled_for": iso(self.scheduled_for),
         }
 
 

@@ -19,6 +19,7 @@ log = logging.getLogger("errands.maintenance")
 LEADER_DUTY = "maintenance"
 PRUNE_EVERY = 60.0
 STALE_WORKER = 300.0
+SCHEDULE_GRACE = 30.0  # seconds a fire time may still run late (a leader's takeover) before it counts as missed
 BLIND_SPOT = 1.0  # seconds a tick may come late before the store counts as having been out of reach
 
 
@@ -61,6 +62,9 @@ class Maintenance:
                 log.error("job %s failed: its workers kept dying while running it", rescue.job_id)
             else:
                 log.warning("job %s rescued: its worker stopped renewing the lease; back in the queue", rescue.job_id)
+        # Periodic jobs: every fire time up to two ticks ahead, each stored once (however many leaders),
+        # due at its time; a fire time no leader reached within the grace was missed (downtime).
+        self.store.fire_schedules(ahead=2 * self.interval, grace=max(SCHEDULE_GRACE, 4 * self.interval + BLIND_SPOT))
         self.store.promote_due(max_wait=self.settings.max_wait)
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY

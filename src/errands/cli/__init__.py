@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..errors import ConfigError, ErrandsError, JobNotFound
+from ..errors import ConfigError, ErrandsError, JobNotFound, ScheduleNotFound
 
 
 class Failure(click.ClickException):
@@ -32,7 +32,7 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except JobNotFound as exc:
+        except (JobNotFound, ScheduleNotFound) as exc:
             raise NotFoundFailure(str(exc)) from None
         except ConfigError as exc:
             raise ConfigFailure(str(exc)) from None
@@ -48,9 +48,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import demo, jobs, queues, serve, watch, worker
+    from . import demo, jobs, queues, schedules, serve, watch, worker
 
-    for module in (jobs, watch, worker, serve, demo, queues):
+    for module in (jobs, watch, worker, serve, demo, schedules, queues):
         for command in module.COMMANDS:
             main.add_command(command)
 

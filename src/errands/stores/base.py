@@ -15,7 +15,9 @@ from typing import Any
 
 from ..errors import ConfigError, InvalidTransition
 from ..job import Job, JobEvent, JobFile, NewJob, Outcome, State
+from ..schedules import NewSchedule, Schedule
 from . import control, flow, leases, produce, reads, upkeep
+from . import schedules as periodic
 from .aftermath import FollowUps
 from .flow import Flow, Key, Limits
 from .records import job_from_row
@@ -168,6 +170,12 @@ class Store(abc.ABC):
                 upkeep.age_overdue(tx, max_wait)
             return promoted
 
+    def fire_schedules(self, ahead: float, grace: float) -> int:
+        """Store the jobs of every active schedule's fire times up to `ahead` seconds from now (each
+        fire time once, however many callers); times older than `grace` count as missed."""
+        with self._transaction() as tx:
+            return periodic.fire(tx, ahead, grace)
+
     def purge(self, older_than: Mapping[State, float], *, workers_older_than: float | None = None,
               reclaim: bool = False, batch: int = 1000) -> Purged:
         """Delete jobs of finished states (with events and files) that ended more than `older_than[state]`
@@ -222,6 +230,16 @@ class Store(abc.ABC):
         with self._transaction() as tx:
             return control.bulk(tx, action, ids, self._follow_ups)
 
+    def save_schedule(self, new: NewSchedule) -> Schedule:
+        """Store a schedule, or redefine the one by that name (its pause and fire history kept)."""
+        with self._transaction() as tx:
+            return periodic.save(tx, new)
+
+    def change_schedule(self, name: str, action: str) -> Schedule | None:
+        """"pause", "resume" or "remove" a schedule; returns it as it was left, None when unknown."""
+        with self._transaction() as tx:
+            return periodic.change(tx, name, action)
+
     # -- read -----------------------------------------------------------------------
 
     def get(self, job_id: int) -> Job:
@@ -269,6 +287,11 @@ class Store(abc.ABC):
         """Waiting jobs, by queue and task, that no live worker would claim, and why (they wait, never fail)."""
         with self._read() as tx:
             return reads.unserved(tx)
+
+    def schedules(self) -> list[Schedule]:
+        """Every schedule, by name, with its next fire time."""
+        with self._read() as tx:
+            return periodic.listing(tx)
 
     def flows(self) -> list[Flow]:
         """Queues and tasks with limits or a pause, with their running jobs and recent starts."""

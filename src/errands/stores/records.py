@@ -51,6 +51,7 @@ def job_from_row(row: Row) -> Job:
         timeout=row["timeout"],
         lease_seconds=row["lease_seconds"],
         max_worker_losses=row["max_worker_losses"],
+        scheduled_for=from_timestamp(row["scheduled_for"]),
     )
 
 

@@ -15,7 +15,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..app import Errands
-from ..errors import BadArguments, InvalidTransition, JobNotFound, StoreError, TaskError, UniqueKeyTaken
+from ..errors import (
+    BadArguments,
+    InvalidTransition,
+    JobNotFound,
+    ScheduleNotFound,
+    StoreError,
+    TaskError,
+    UniqueKeyTaken,
+)
 from ..job import Job, State
 from ..notify import normalize as normalize_notify
 from ..notify.webhook import host_allowed
@@ -190,6 +198,18 @@ class Api:
         except InvalidTransition as exc:
             return error(409, "invalid_state", str(exc))
 
+    async def schedules(self) -> Response:
+        found = await asyncio.to_thread(self.errands.schedules)
+        return JSONResponse({"schedules": [s.to_dict() for s in found]})
+
+    async def change_schedule(self, request: Request, name: str, action: str) -> Response:
+        """POST /api/schedules/{name}/pause, /resume or /remove: the schedule as it was left."""
+        check_csrf(request)
+        if action not in ("pause", "resume", "remove"):
+            return error(404, "not_found", f"no action {action!r} on schedules (pause, resume or remove)")
+        changed = await asyncio.to_thread(getattr(self.errands, f"{action}_schedule"), name)
+        return JSONResponse(changed.to_dict())
+
     async def queues(self) -> Response:
         """GET /api/queues: the queues and tasks with a limit or a pause (flow control as stored)."""
         flows = await asyncio.to_thread(self.errands.store.flows)
@@ -267,7 +287,7 @@ def known_errors(exc: Exception) -> Response | None:
     """The response for an errands error reaching an endpoint, or None if it is not ours."""
     if isinstance(exc, Denied):
         return error(exc.status, exc.code, exc.message)
-    if isinstance(exc, JobNotFound):
+    if isinstance(exc, JobNotFound | ScheduleNotFound):
         return error(404, "not_found", str(exc))
     if isinstance(exc, BadArguments):
         return error(422, "invalid", str(exc))

@@ -78,6 +78,7 @@ class Job(TypedDict):
     created_at: NotRequired[str | None]
     started_at: NotRequired[str | None]
     finished_at: NotRequired[str | None]
+    scheduled_for: NotRequired[str | None]
     url: NotRequired[str]
     waiting_reason: NotRequired[str]
 

@@ -29,6 +29,7 @@ from .guard import SESSION_COOKIE, SESSION_TTL, Guard, Viewer, check_origin, che
 from .pages import MAX_ID, Pages
 from .present import environment
 from .queues import QueueActions
+from .schedules import SchedulePages
 
 OpenStream = Callable[[int | None, int], Awaitable[Response]]  # (job id or None for all, after id) -> SSE
 Page = Callable[[Request, Viewer], Awaitable[Response]]
@@ -43,6 +44,7 @@ def dashboard_routes(errands: Errands, policy: AuthPolicy, open_stream: OpenStre
     runner = BulkRunner(errands.store)
     pages = Pages(errands, board.render, runner)
     actions = Actions(errands, board.render, runner)
+    schedules = SchedulePages(errands, board.render)
     queues = QueueActions(errands)
     page = board.page
     job = "/jobs/{job_id:int}"
@@ -57,6 +59,8 @@ def dashboard_routes(errands: Errands, policy: AuthPolicy, open_stream: OpenStre
             Route("/bulk", page(actions.bulk_start), methods=["POST"]),
             Route("/bulk/{run_id}", page(pages.bulk_run)),
             Route("/workers", page(pages.workers)),
+            Route("/schedules", page(schedules.listing)),
+            Route("/schedules/{name:path}/{action}", page(schedules.act), methods=["POST"]),
             Route("/queues/{queue:path}/{action}", page(queues.act), methods=["POST"]),
             Route("/login", board.sign_in, methods=["GET", "POST"]),
             Route("/logout", page(board.sign_out), methods=["POST"]),

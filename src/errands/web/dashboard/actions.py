@@ -30,6 +30,9 @@ NOTICES = {
     "not_retryable": "Only failed or cancelled jobs can be retried.",
     "deleted": "The job was deleted, with its events and files.",
     "not_deletable": "Only finished jobs can be deleted: cancel it first.",
+    "schedule_pause": "The schedule is paused: it fires nothing until resumed.",
+    "schedule_resume": "The schedule fires again from its next fire time.",
+    "schedule_remove": "The schedule was removed.",
     "queue_pause": "The queue is paused: no worker claims its jobs until it is resumed (running ones finish).",
     "queue_resume": "The queue is resumed: workers claim its jobs again.",
 }
