@@ -33,7 +33,7 @@ def schedule_from_row(row: Row, now: float | None = None) -> Schedule:
         created_at=from_timestamp(row["created_at"]),  # type: ignore[arg-type]
         fired_until=from_timestamp(row["fired_until"]),
         last_job_id=row["last_job_id"],
-        next_fire=None if row["paused"] or now is None else next_fire(timing, max(row["fired_until"], now)),
+        next_fire=None if row["paused"] or now is None else next_fire(timing, now),
     )
 
 
