@@ -31,6 +31,7 @@ SSE: dict[str, Any] = {
     "content": {"text/event-stream": {"schema": {"type": "string"}}},
 }
 OBJECT = {"type": "object"}
+CONTROL_ERRORS = (400, 401, 403, 404, 413, 415, 422, 503)
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
 STATE_PARAM = {"name": "state", "in": "query", "schema": {"$ref": REF.format(model="State")}}
 
@@ -64,10 +65,26 @@ PATHS: dict[str, dict[str, tuple[str, int, str, Any, tuple[int, ...]]]] = {
     },
     "/api/events": {"get": ("Every job's events as they happen", 200, "", SSE, (401, 422, 503))},
     "/api/stats": {"get": ("Jobs per queue and state; live workers", 200, "Stats", schemas.Stats, (401, 503))},
+    "/api/schedules": {"get": ("Schedules of periodic jobs", 200, "{schedules: [...]}", OBJECT, (401, 503))},
+    "/api/schedules/{name}/{action}": {
+        "post": ("Pause, resume or remove a schedule", 200, "The schedule", OBJECT, CONTROL_ERRORS),
+    },
+    "/api/queues": {"get": ("Queues and tasks with a limit or a pause", 200, "{flows: [...]}", OBJECT, (401, 503))},
+    "/api/queues/{queue}/{action}": {
+        "post": ("Pause or resume a queue", 200, "The queue's flow control", OBJECT, CONTROL_ERRORS),
+    },
     "/healthz": {"get": ("Whether the store answers", 200, "Healthy", OBJECT, ())},
     "/metrics": {"get": ("Prometheus metrics", 200, "Prometheus text format", str, (401, 503))},
 }
 PARAMETERS: dict[str, list[dict[str, Any]]] = {
+    "/api/schedules/{name}/{action}": [
+        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+        {"name": "action", "in": "path", "required": True, "schema": {"enum": ["pause", "resume", "remove"]}},
+    ],
+    "/api/queues/{queue}/{action}": [
+        {"name": "queue", "in": "path", "required": True, "schema": {"type": "string"}},
+        {"name": "action", "in": "path", "required": True, "schema": {"enum": ["pause", "resume"]}},
+    ],
     "/api/jobs/{job_id}/files/{name}": [
         JOB_ID, {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
     ],
@@ -153,7 +170,7 @@ def path_item(
     body: dict[str, Any],
 ) -> dict[str, Any]:
     item: dict[str, Any] = {}
-    if "{job_id}" in path:
+    if path in PARAMETERS or "{job_id}" in path:
         item["parameters"] = PARAMETERS.get(path, [JOB_ID])
     for method, (summary, status, description, shape, errors) in methods.items():
         operation: dict[str, Any] = {"summary": summary}

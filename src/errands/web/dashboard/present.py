@@ -122,7 +122,6 @@ def chart_bars(per_minute: list[tuple[int, int, int]], now: float, height: float
 def why_waiting(job: Job, workers: list[WorkerInfo], now: float, held: str | None = None) -> list[str]:
     """Why a scheduled or queued job is not running yet, each reason a sentence; `held`: why flow
     control holds it back (a paused queue, a full concurrency limit or rate), if it does."""
-
     reasons = []
     if job.state is State.SCHEDULED:
         if job.run_at.timestamp() >= WAITING_FOR_PARENT - 1:
