@@ -16,15 +16,15 @@ from errands.stores import Store, open_store
 from errands.stores.base import WorkerInfo
 from errands.stores.sqlfiles import load_queries
 from errands.web import create_app
-from tests.apps import fleet_a, fleet_b
+from tests.apps.fleet import fleet_a, fleet_b
 from tests.helpers import errands_cli, serve, spawn_worker, wait_until
 
 
 def producer(url: str) -> Errands:
     """The test's own handle on the store; it knows the tasks of both apps (as a web app might)."""
     app = Errands(url)
-    app.tasks.update(fleet_a.app.tasks)
-    app.tasks.update(fleet_b.app.tasks)
+    app.tasks.update(fleet_a.tasks)
+    app.tasks.update(fleet_b.tasks)
     return app
 
 
@@ -133,7 +133,7 @@ def test_two_apps_on_one_queue_run_every_job_of_each_once(store_url: str, tmp_pa
     ids: dict[str, list[int]] = {}
     for task, count in (("a", 150), ("b", 150), ("both", 100)):  # interleaved in one queue
         ids[task] = app.enqueue_many(task, [{"path": str(out), "line": f"{task}-{i}"} for i in range(count)])
-    workers = [spawn_worker(f"tests.apps.{name}:app", store_url, "--burst", "--concurrency", "4")
+    workers = [spawn_worker(f"tests.apps.fleet:{name}", store_url, "--burst", "--concurrency", "4")
                for name in ("fleet_a", "fleet_b")]
     for w in workers:
         assert w.wait(180) == 0, w.output()
@@ -153,7 +153,7 @@ def test_two_apps_on_one_queue_run_every_job_of_each_once(store_url: str, tmp_pa
 def test_a_job_no_live_worker_knows_waits_and_says_why(store_url: str, tmp_path: Path) -> None:
     app = producer(store_url)
     out = tmp_path / "runs.txt"
-    worker_a = spawn_worker("tests.apps.fleet_a:app", store_url, "--concurrency", "2")
+    worker_a = spawn_worker("tests.apps.fleet:fleet_a", store_url, "--concurrency", "2")
     try:
         waiting = app.enqueue("b", {"path": str(out), "line": "b-0"})
         done = app.enqueue("a", {"path": str(out), "line": "a-0"})  # enqueued after b, runs before it
@@ -180,7 +180,7 @@ def test_a_job_no_live_worker_knows_waits_and_says_why(store_url: str, tmp_path:
         assert set(live["tasks"]) >= {"a", "both"} and "b" not in live["tasks"]
         assert any(t.startswith("errands.") for t in live["tasks"])  # notifications are claimed too
 
-        worker_b = spawn_worker("tests.apps.fleet_b:app", store_url, "--burst")  # the deploy that adds b
+        worker_b = spawn_worker("tests.apps.fleet:fleet_b", store_url, "--burst")  # the deploy that adds b
         assert worker_b.wait(120) == 0, worker_b.output()
         ran = app.get(waiting.id)
         assert ran.state is State.SUCCEEDED and ran.attempt == 1
