@@ -133,9 +133,10 @@ class Pages:
         bars, peak = chart_bars(data.per_minute, data.now)
         served = {q.queue: sum(1 for w in data.live_workers if not w.queues or q.queue in w.queues)
                   for q in data.queues}
-        flows = {f.name: f for f in await asyncio.to_thread(self.store.flows) if f.kind == "queue"}
+        every_flow = sorted(await asyncio.to_thread(self.store.flows), key=lambda f: (f.kind != "queue", f.name))
+        flows = {f.name: f for f in every_flow if f.kind == "queue"}
         return self.render(request, viewer, "overview.html", page="overview", o=data, bars=bars, peak=peak,
-                           served=served, flows=flows, stream=f"events?last_event_id={last}")
+                           served=served, flows=flows, every_flow=every_flow, stream=f"events?last_event_id={last}")
 
     async def jobs(self, request: Request, viewer: Viewer) -> Response:
         now = await asyncio.to_thread(self.store.now)
