@@ -93,3 +93,32 @@ def spawn_worker(app_ref: str, url: str, *args: str) -> WorkerProcess:
     proc.log_path = Path(log.name)
     log.close()
     return proc
+
+
+def _run_ip(command: list[str]) -> str | None:
+    """Run one `ip` command; what failed, if it did."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    return None if done.returncode == 0 else f"{' '.join(command)}: {done.stderr.strip()}"
+
+
+def make_namespace(namespace: str, host_side: str, ns_side: str, here: str, there: str) -> str | None:
+    """A namespace joined to this machine by a veth pair (`here` on this side, `there` inside);
+    the first command that failed, if one did."""
+    for command in (
+        ["ip", "netns", "add", namespace],
+        ["ip", "link", "add", host_side, "type", "veth", "peer", "name", ns_side],
+        ["ip", "link", "set", ns_side, "netns", namespace],
+        ["ip", "addr", "add", f"{here}/30", "dev", host_side],
+        ["ip", "link", "set", host_side, "up"],
+        ["ip", "netns", "exec", namespace, "ip", "addr", "add", f"{there}/30", "dev", ns_side],
+        ["ip", "netns", "exec", namespace, "ip", "link", "set", ns_side, "up"],
+    ):
+        if problem := _run_ip(command):
+            return problem
+    return None
+
+
+def remove_namespace(namespace: str, host_side: str) -> None:
+    """Undo make_namespace (deleting the host side removes its veth peer too)."""
+    _run_ip(["ip", "link", "del", host_side])
+    _run_ip(["ip", "netns", "del", namespace])

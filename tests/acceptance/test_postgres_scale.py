@@ -28,7 +28,7 @@ import pytest
 from errands import Errands, Settings, State
 from errands.errors import StoreError
 from tests.apps import pg_scale
-from tests.helpers import ROOT, WorkerProcess, free_port, spawn_worker, wait_until
+from tests.helpers import ROOT, WorkerProcess, free_port, make_namespace, remove_namespace, spawn_worker, wait_until
 
 APP = "tests.apps.pg_scale:app"
 # One row per job: its state, attempts, and how often the event log says it was claimed,
@@ -312,33 +312,11 @@ class Host:
         return proc
 
 
-def _run(command: list[str]) -> str | None:
-    done = subprocess.run(command, capture_output=True, text=True)
-    return None if done.returncode == 0 else f"{' '.join(command)}: {done.stderr.strip()}"
-
-
 def fail_or_skip(message: str) -> None:
     """Missing means failing under CI=true (CI runs as root on this machine), skipping locally."""
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
-
-
-def make_namespace(namespace: str, host_side: str, ns_side: str, here: str, there: str) -> str | None:
-    """A namespace joined to this machine by a veth pair (`here` on this side, `there` inside);
-    the first command that failed, if one did."""
-    for command in (
-        ["ip", "netns", "add", namespace],
-        ["ip", "link", "add", host_side, "type", "veth", "peer", "name", ns_side],
-        ["ip", "link", "set", ns_side, "netns", namespace],
-        ["ip", "addr", "add", f"{here}/30", "dev", host_side],
-        ["ip", "link", "set", host_side, "up"],
-        ["ip", "netns", "exec", namespace, "ip", "addr", "add", f"{there}/30", "dev", ns_side],
-        ["ip", "netns", "exec", namespace, "ip", "link", "set", ns_side, "up"],
-    ):
-        if problem := _run(command):
-            return problem
-    return None
 
 
 def _reachable(address: str, port: int) -> bool:
@@ -378,8 +356,7 @@ def two_hosts() -> Iterator[list[Host]]:
             forwarder.kill()
             forwarder.wait(10)
         for host_side, namespace in links:
-            _run(["ip", "link", "del", host_side])
-            _run(["ip", "netns", "del", namespace])
+            remove_namespace(namespace, host_side)
 
 
 def test_two_hosts_share_the_jobs_and_one_lost_whole_is_rescued_by_the_other(url: str,

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from errands import Errands, JobContext, WorkerConfig
 from errands.web import create_app
 from errands.web.events import EventHub
-from tests.helpers import serve
+from tests.helpers import make_namespace, remove_namespace, serve
 
 
 @dataclass
@@ -94,23 +94,12 @@ def remote_host() -> Iterator[RemoteHost]:
     tag = f"{os.getpid() % 100000}"
     namespace, host_side, ns_side = f"errands-{tag}", f"erh{tag}", f"ern{tag}"
     subnet = f"10.213.{os.getpid() % 250}"
-    commands = [
-        ["ip", "netns", "add", namespace],
-        ["ip", "link", "add", host_side, "type", "veth", "peer", "name", ns_side],
-        ["ip", "link", "set", ns_side, "netns", namespace],
-        ["ip", "addr", "add", f"{subnet}.1/30", "dev", host_side],
-        ["ip", "link", "set", host_side, "up"],
-        ["ip", "netns", "exec", namespace, "ip", "addr", "add", f"{subnet}.2/30", "dev", ns_side],
-        ["ip", "netns", "exec", namespace, "ip", "link", "set", ns_side, "up"],
-    ]
-    for command in commands:
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
-            message = f"cannot make a network namespace ({' '.join(command)}: {done.stderr.strip()})"
-            if os.environ.get("CI") == "true":
-                pytest.fail(message)
-            pytest.skip(message + "; run the tests as root to enable this")
+    problem = make_namespace(namespace, host_side, ns_side, f"{subnet}.1", f"{subnet}.2")
+    if problem is not None:
+        remove_namespace(namespace, host_side)
+        message = f"cannot make a network namespace ({problem})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message + "; run the tests as root to enable this")
     yield RemoteHost(f"{subnet}.1", namespace)
-    subprocess.run(["ip", "link", "del", host_side], capture_output=True)
-    subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+    remove_namespace(namespace, host_side)
