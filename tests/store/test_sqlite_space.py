@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from errands import Errands
+from errands.errors import ErrandsError
+from errands.job import NewJob
+from errands.stores import open_store
 from tests.apps import basic
 from tests.helpers import errands_cli, spawn_worker, wait_until
 
@@ -60,3 +64,34 @@ def test_errands_migrate_switches_an_old_file_to_incremental_vacuum_once(tmp_pat
     reopened = Errands(f"sqlite:///{path}")
     assert reopened.get(job.id).args == {"a": 1, "b": 2}
     reopened.close()
+
+
+def test_closing_the_store_while_threads_read_never_crashes(tmp_path: Path) -> None:
+    """close() waits for a thread in the middle of a statement instead of closing its connection under it
+    (that crashed the process: a segfault in sqlite3, seen when a web test stopped while its SSE hub read)."""
+    url = f"sqlite:///{tmp_path / 'errands.db'}"
+    store = open_store(url)
+    store.enqueue_many([NewJob("t", "{}") for _ in range(2000)])
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def read_forever() -> None:
+        while not stop.is_set():
+            try:
+                store.events(after=0, limit=2000)
+            except ErrandsError:
+                pass  # a read after close may fail cleanly; it must never crash
+            except BaseException as exc:  # noqa: B036 - anything else is the bug
+                errors.append(exc)
+                return
+
+    readers = [threading.Thread(target=read_forever) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    for _ in range(200):
+        store.close()
+    stop.set()
+    for reader in readers:
+        reader.join()
+    store.close()
+    assert errors == []

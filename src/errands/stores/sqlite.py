@@ -114,7 +114,9 @@ class SQLiteStore(Store):
         if options:
             raise ConfigError(f"unknown option(s) {sorted(options)} in {url!r}")
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        # Each pooled connection with the lock its thread holds while using it: close() takes it
+        # before closing, since closing a connection another thread is stepping crashes the process.
+        self._guards: dict[sqlite3.Connection, threading.RLock] = {}
         self._lock = threading.Lock()
         if not create and not Path(self.path).is_file():
             raise ConfigError(
@@ -137,7 +139,7 @@ class SQLiteStore(Store):
                                   "writable")
             raise ConfigError(f"cannot write the database {self.path}: {target} is not writable by this user")
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, pooled: bool = True) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
@@ -147,8 +149,9 @@ class SQLiteStore(Store):
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
-        with self._lock:
-            self._all.append(conn)
+        if pooled:
+            with self._lock:
+                self._guards[conn] = threading.RLock()
         return conn
 
     @staticmethod
@@ -163,15 +166,27 @@ class SQLiteStore(Store):
         except sqlite3.OperationalError:  # another process is creating the file: it sets the pragma
             pass
 
-    def _conn(self) -> sqlite3.Connection:
+    @contextmanager
+    def _held(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, held for the block (so close() cannot close it mid-use)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
-        return conn
+        guard = self._guards.get(conn)
+        if guard is None:  # closed by close() since this thread opened it: open another
+            self._local.conn = None
+            with self._held() as fresh:
+                yield fresh
+            return
+        with guard:
+            yield conn
 
     @contextmanager
     def _transaction(self) -> Iterator[_Tx]:
-        conn = self._conn()
+        with self._held() as conn:
+            yield from self._write(conn)
+
+    def _write(self, conn: sqlite3.Connection) -> Iterator[_Tx]:
         if not self._write_lock.acquire(timeout=self.busy_timeout):
             raise StoreBusy(f"the database {self.path} stayed busy (writers in this process) longer than the busy "
                             "timeout; try again")
@@ -197,8 +212,7 @@ class SQLiteStore(Store):
         """Drop this thread's connection: one opened while the disk was read-only stays read-only
         for ever (SQLite falls back to reading), so the next write opens a fresh one."""
         with self._lock:
-            if conn in self._all:
-                self._all.remove(conn)
+            self._guards.pop(conn, None)
         if getattr(self._local, "conn", None) is conn:
             self._local.conn = None
         conn.close()
@@ -267,13 +281,14 @@ class SQLiteStore(Store):
 
     @contextmanager
     def _read(self) -> Iterator[_Tx]:
-        try:
-            yield _Tx(self._conn(), time.time())
-        except sqlite3.Error as exc:
-            raise translate_error(exc, self.path) from exc
+        with self._held() as conn:
+            try:
+                yield _Tx(conn, time.time())
+            except sqlite3.Error as exc:
+                raise translate_error(exc, self.path) from exc
 
     def watch(self) -> DataVersionWatcher:
-        return DataVersionWatcher(self._connect(), self.path, self.poll_interval)
+        return DataVersionWatcher(self._connect(pooled=False), self.path, self.poll_interval)
 
     def migrate(self) -> list[int]:
         """Apply pending migrations; also switch a file made before errands used incremental
@@ -284,32 +299,32 @@ class SQLiteStore(Store):
         return applied
 
     def _use_incremental_vacuum(self) -> None:
-        conn = self._conn()
-        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL:
-            return
-        with self._write_lock:
-            try:
-                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-                conn.execute("VACUUM")
-            except sqlite3.Error as exc:
-                raise translate_error(exc, self.path) from exc
+        with self._held() as conn:
+            if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL:
+                return
+            with self._write_lock:
+                try:
+                    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                    conn.execute("VACUUM")
+                except sqlite3.Error as exc:
+                    raise translate_error(exc, self.path) from exc
 
     def _reclaim_space(self) -> int:
         """Give the pages freed by purging back to the file system, a few thousand per write
         transaction so that workers wait little, then checkpoint the WAL so the file shrinks.
         Returns how many pages were freed (0 for a file `migrate()` has not switched yet)."""
-        conn = self._conn()
-        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
-            return 0
-        free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
-        for start in range(0, free, VACUUM_STEP):
-            with self._transaction() as tx:
-                # The pragma frees one page per step, and Python's sqlite3 steps a statement
-                # that returns no columns only once: so one execute per page.
-                for _ in range(min(free - start, VACUUM_STEP)):
-                    tx.conn.execute("PRAGMA incremental_vacuum(1)")
-        self._checkpoint(conn)
-        return free - int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+        with self._held() as conn:
+            if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
+                return 0
+            free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+            for start in range(0, free, VACUUM_STEP):
+                with self._transaction() as tx:
+                    # The pragma frees one page per step, and Python's sqlite3 steps a statement
+                    # that returns no columns only once: so one execute per page.
+                    for _ in range(min(free - start, VACUUM_STEP)):
+                        tx.conn.execute("PRAGMA incremental_vacuum(1)")
+            self._checkpoint(conn)
+            return free - int(conn.execute("PRAGMA freelist_count").fetchone()[0])
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         """Copy the WAL into the file and empty it, waiting at most a second for readers (an
@@ -326,32 +341,31 @@ class SQLiteStore(Store):
             self._write_lock.release()
 
     def _migrate_schema(self) -> list[int]:
-        conn = self._conn()
-        applied_now: list[int] = []
-        if self._up_to_date(conn):  # a read: opening a migrated store never waits for the write lock
-            return applied_now
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations"
-                " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-            )
-            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-            for migration in load_migrations("sqlite"):
-                if migration.version in done:
-                    continue
-                for statement in split_statements(migration.sql):
-                    conn.execute(statement)
+        with self._held() as conn:
+            applied_now: list[int] = []
+            if self._up_to_date(conn):  # a read: opening a migrated store never waits for the write lock
+                return applied_now
+            try:
+                conn.execute("BEGIN IMMEDIATE")
                 conn.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", (migration.version, migration.name, time.time())
+                    "CREATE TABLE IF NOT EXISTS schema_migrations"
+                    " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
                 )
-                applied_now.append(migration.version)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise translate_error(exc, self.path) from exc
-        return applied_now
+                done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+                for migration in load_migrations("sqlite"):
+                    if migration.version in done:
+                        continue
+                    for statement in split_statements(migration.sql):
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                                 (migration.version, migration.name, time.time()))
+                    applied_now.append(migration.version)
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise translate_error(exc, self.path) from exc
+            return applied_now
 
     def _up_to_date(self, conn: sqlite3.Connection) -> bool:
         try:
@@ -366,10 +380,11 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
+            held, self._guards = self._guards, {}
         self._local = threading.local()
+        for conn, guard in held.items():
+            with guard:  # waits for a thread in the middle of a statement or transaction
+                conn.close()
 
 
 def split_statements(script: str) -> list[str]:
