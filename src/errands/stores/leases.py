@@ -126,33 +126,43 @@ def save_file(tx: Tx, job_id: int, lease_token: str, name: str, content_type: st
 
 
 def settle(tx: Tx, outcomes: Sequence[Outcome], follow_ups: FollowUps | None) -> list[bool]:
-    """Record outcomes whose lease token still holds the job; returns which were (in the order given)."""
-    accepted = [False] * len(outcomes)
-    events = []
-    for index in sorted(range(len(outcomes)), key=lambda i: outcomes[i].job_id):
-        o = outcomes[index]
-        finished = o.state in FINISHED
-        p = o.progress or Progress()
-        err = o.error
-        settled = tx.rows(
-            "settle", job_id=o.job_id, lease_token=o.lease_token, state=o.state.value, result=o.result_json,
-            finished_at=tx.now if finished else None, run_at=None if o.retry_in is None else tx.now + o.retry_in,
-            error_type=err.type if err else None, error_message=err.message if err else None,
-            error_traceback=err.traceback if err else None, current=p.current, total=p.total, message=p.message,
-            worker_lost=int(o.worker_lost), released=int(o.released), now=tx.now,
-        )
-        accepted[index] = bool(settled)
-        if settled:
-            data: dict[str, Any] = {"task": o.task, "runtime": o.runtime}
-            if err:
-                data |= {"error": err.message, "type": err.type}
-            if o.released:
-                data["reason"] = f"released: {err.message}" if err else "released at shutdown"
-            events.append(event(o.job_id, "state", o.state, data))
-            if finished:
-                events.extend(ended(tx, settled[0], o.state, follow_ups))
+    """Record outcomes whose lease token still holds the job, in one statement for the batch;
+    returns which were (in the order given)."""
+    if len({o.job_id for o in outcomes}) < len(outcomes):  # a job released, then claimed again: in turn
+        return [settle(tx, [o], follow_ups)[0] for o in outcomes]
+    if not outcomes:
+        return []
+    rows = tx.rows("settle_many", outcomes=json.dumps([_settle_item(o) for o in outcomes]), now=tx.now)
+    settled = {r["id"]: r for r in rows}
+    by_id = {o.job_id: o for o in outcomes}
+    events = [] if tx.events_in_writes else [event(i, "state", by_id[i].state, _event_data(by_id[i]))
+                                             for i in sorted(settled)]
+    for job_id in sorted(settled):  # what follows a job's end: rare, so read its row only then
+        r = settled[job_id]
+        if by_id[job_id].state in FINISHED and (r["notifies"] or r["has_children"]):
+            events.extend(ended(tx, tx.rows("select_job", job_id=job_id)[0], by_id[job_id].state, follow_ups))
     insert_events(tx, events)
-    return accepted
+    return [o.job_id in settled for o in outcomes]
+
+
+def _settle_item(o: Outcome) -> dict[str, Any]:
+    p = o.progress or Progress()
+    err = o.error
+    return {"job_id": o.job_id, "lease_token": o.lease_token, "state": o.state.value, "result": o.result_json,
+            "finished": o.state in FINISHED, "retry_in": o.retry_in, "error_type": err.type if err else None,
+            "error_message": err.message if err else None, "error_traceback": err.traceback if err else None,
+            "progress_current": p.current, "progress_total": p.total, "progress_message": p.message,
+            "worker_lost": int(o.worker_lost), "released": int(o.released), "data": _event_data(o)}
+
+
+def _event_data(o: Outcome) -> dict[str, Any]:
+    """The data of the 'state' event an outcome writes."""
+    data: dict[str, Any] = {"task": o.task, "runtime": o.runtime}
+    if o.error:
+        data |= {"error": o.error.message, "type": o.error.type}
+    if o.released:
+        data["reason"] = f"released: {o.error.message}" if o.error else "released at shutdown"
+    return data
 
 
 def register_worker(tx: Tx, info: WorkerInfo) -> None:

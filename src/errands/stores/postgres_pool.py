@@ -5,6 +5,7 @@ caller's), and error messages. The store itself (`postgres.PostgresStore`) opens
 from __future__ import annotations
 
 import hashlib
+import re
 import select
 import threading
 import time
@@ -26,6 +27,8 @@ Connection = psycopg.Connection[dict[str, Any]]
 CLOCK = "extract(epoch FROM clock_timestamp())::float8 AS now"
 NOW = f"SELECT {CLOCK}"
 # Statements reading the event log after an id; see `EventLogGate`.
+# A NUL escaped in JSON text: \u0000 after an even number of backslashes (an odd one escapes it).
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 LOG_READS = frozenset({"select_all_events", "select_events", "select_last_event_id"})
 RECONNECT_EVERY = 1.0  # seconds between a pool's attempts to reconnect to a server that is down
 
@@ -121,6 +124,7 @@ class PgTx:
     use for a read (most reads never need it)."""
 
     __slots__ = ("_conn", "_queries", "_now", "_gate")
+    events_in_writes = True
 
     def __init__(
         self, conn: Connection, queries: dict[str, str], now: float | None, gate: EventLogGate | None = None
@@ -155,6 +159,7 @@ class ForeignTx:
     """Named SQL on a cursor of the caller's own transaction (transactional enqueue)."""
 
     __slots__ = ("_cursor", "_queries", "now")
+    events_in_writes = True
 
     def __init__(self, cursor: psycopg.Cursor[Row], queries: dict[str, str], now: float) -> None:
         self._cursor = cursor
@@ -170,10 +175,14 @@ class ForeignTx:
 
 def clean(params: dict[str, Any]) -> dict[str, Any]:
     """PostgreSQL text cannot hold NUL characters (SQLite can). A task's error message or log
-    line holding one must not make its outcome impossible to record, so NUL becomes U+FFFD."""
+    line holding one must not make its outcome impossible to record, so NUL becomes U+FFFD,
+    also where a JSON parameter (a batch of outcomes) carries it escaped as \\u0000."""
     for key, value in params.items():
-        if isinstance(value, str) and "\x00" in value:
-            params[key] = value.replace("\x00", "\ufffd")
+        if isinstance(value, str):
+            if "\x00" in value:
+                value = params[key] = value.replace("\x00", "\ufffd")
+            if "\\u0000" in value:
+                params[key] = _JSON_NUL.sub(r"\1\\ufffd", value)
     return params
 
 

@@ -71,6 +71,7 @@ def read_only_disk(path: str) -> bool:
 
 class _Tx:
     __slots__ = ("conn", "now")
+    events_in_writes = False
 
     def __init__(self, conn: sqlite3.Connection, now: float) -> None:
         self.conn = conn

@@ -18,6 +18,9 @@ class Tx(Protocol):
     """One open transaction running the dialect's named statements."""
 
     now: float  # the store's clock, read once when the transaction began
+    # Whether the batch statements of claims and settles append their own events (PostgreSQL
+    # writes inside WITH: one round trip); SQLite's need a statement of their own.
+    events_in_writes: bool
 
     def rows(self, query: str, **params: Any) -> list[Row]: ...
 

@@ -213,21 +213,6 @@ VALUES (%(job_id)s, %(name)s, %(content_type)s, %(size)s, %(data)s, %(now)s)
 ON CONFLICT (job_id, name) DO UPDATE
 SET content_type = excluded.content_type, size = excluded.size, data = excluded.data, created_at = excluded.created_at;
 
--- settle: end one run of a job this worker still holds (a released job wakes idle workers)
-WITH settled AS (
-    UPDATE {schema}.jobs
-    SET state = %(state)s, result = %(result)s, finished_at = %(finished_at)s, run_at = coalesce(%(run_at)s, run_at),
-        error_type = %(error_type)s, error_message = %(error_message)s, error_traceback = %(error_traceback)s,
-        progress_current = coalesce(%(current)s, progress_current),
-        progress_total = coalesce(%(total)s, progress_total),
-        progress_message = coalesce(%(message)s, progress_message),
-        worker_losses = worker_losses + %(worker_lost)s, attempt = attempt - %(released)s,
-        lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-    WHERE id = %(job_id)s AND lease_token = %(lease_token)s AND state = 'running'
-    RETURNING *
-)
-SELECT settled.*, CASE WHEN state = 'queued' THEN pg_notify({channel}, id::text) END AS notified FROM settled;
-
 -- expired_leases: running jobs whose lease ran out, locked in id order; a row another transaction
 -- holds (a heartbeat in flight) is skipped, not waited for. %(since)s (or NULL): when the leader
 -- regained the store after an outage; a job is then left one lease after it, for its worker to renew

@@ -162,17 +162,6 @@ VALUES (:job_id, :name, :content_type, :size, :data, :now)
 ON CONFLICT (job_id, name) DO UPDATE
 SET content_type = excluded.content_type, size = excluded.size, data = excluded.data, created_at = excluded.created_at;
 
--- settle: end one run of a job this worker still holds
-UPDATE jobs
-SET state = :state, result = :result, finished_at = :finished_at, run_at = coalesce(:run_at, run_at),
-    error_type = :error_type, error_message = :error_message, error_traceback = :error_traceback,
-    progress_current = coalesce(:current, progress_current), progress_total = coalesce(:total, progress_total),
-    progress_message = coalesce(:message, progress_message),
-    worker_losses = worker_losses + :worker_lost, attempt = attempt - :released,
-    lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-WHERE id = :job_id AND lease_token = :lease_token AND state = 'running'
-RETURNING *;
-
 -- expired_leases: running jobs whose lease ran out; :since (or NULL): when the leader regained
 -- the store after an outage; a job is then left one lease after it, for its worker to renew
 SELECT id, lease_token, worker_losses, max_worker_losses FROM jobs
