@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from benchmarks.pg_db import Database
 from benchmarks.pg_systems import ErrandsPgSystem, PgQueuerSystem, ProcrastinateSystem
-from benchmarks.pg_workloads import ClaimCost, claim_costs, insert_ceiling
+from benchmarks.pg_workloads import ClaimCost, claim_costs, insert_ceiling, wal_syncs
 from benchmarks.suite import Options, Results, run_drains, run_enqueue, run_latency, say
 from benchmarks.systems import ErrandsSystem, Setting, System
 from benchmarks.workloads import Factory, fresh_folder
@@ -34,6 +34,8 @@ class PgOptions(Options):
     claim_sizes: tuple[int, ...] = (10_000, 1_000_000)
     claim_batch: int = 100
     claim_rounds: int = 40
+    systems: tuple[str, ...] = NAMES  # which systems run (errands always)
+    wal: bool = False  # count the server's WAL fsyncs around each drain (adds a second per reading)
 
 
 @dataclass
@@ -121,33 +123,45 @@ def measured(db: Database, schemas: Schemas, into: Results, step: Callable[[Resu
 
 
 def run_all(options: PgOptions, db: Database) -> PgResults:
-    results = PgResults()
+    results = PgResults(systems={name: Results() for name in options.systems})
     schemas = Schemas(db, options.base)
     kinds = {"errands": ErrandsPgSystem, "pgqueuer": PgQueuerSystem, "procrastinate": ProcrastinateSystem}
-    new = {name: schemas.factory(kind, name) for name, kind in kinds.items()}
+    new = {name: schemas.factory(kinds[name], name) for name in options.systems}
     jobs, each = options.jobs, results.systems
 
     say(f"(a) enqueue {jobs:,} jobs")
     results.one_row_commits = rerun_on_restart(db, schemas, lambda: insert_ceiling(db, jobs))
     say(f"  one-row INSERT per transaction, one client: {results.one_row_commits:,.0f} rows/s")
-    for name in NAMES:
+    for name in options.systems:
         measured(db, schemas, each[name], partial(run_enqueue, new[name], name, jobs))
 
-    say(f"(b) drain {jobs:,} jobs with two worker processes")
-    for name, settings in drain_settings(options).items():
-        for setting in settings:
-            measured(db, schemas, each[name], partial(run_drains, new[name], name, [setting], jobs))
-    say("    errands' best again without per-job log lines:")
-    quiet = ErrandsSystem.setting(each["errands"].best_drain.setting.concurrency, burst=True, quiet=True)
-    measured(db, schemas, each["errands"], partial(run_drains, new["errands"], "errands", [quiet], jobs))
+    run_all_drains(options, db, schemas, new, each)
 
     say(f"(c) pick-up latency ({options.latency_jobs} jobs, {options.gap * 1000:g} ms apart) and idle CPU")
-    for name in NAMES:
+    for name in options.systems:
         setting = latency_setting(name, each[name].best_drain.setting, options)
         measured(db, schemas, each[name], partial(run_latency, new[name], name, [setting], options))
 
-    results.claims = rerun_on_restart(db, schemas, lambda: run_claims(options, db, schemas))
+    if options.claim_sizes:
+        results.claims = rerun_on_restart(db, schemas, lambda: run_claims(options, db, schemas))
     return results
+
+
+def run_all_drains(
+    options: PgOptions, db: Database, schemas: Schemas, new: dict[str, Factory], each: dict[str, Results]
+) -> None:
+    """Every drain setting of every system, then errands' best without per-job log lines and errands
+    with its defaults; with `options.wal`, each counts the server's WAL fsyncs around its workers."""
+    jobs, meter = options.jobs, (lambda: wal_syncs(db)) if options.wal else None
+    say(f"(b) drain {jobs:,} jobs with two worker processes")
+    for name, settings in drain_settings(options).items():
+        for setting in settings if name in options.systems else []:
+            measured(db, schemas, each[name], partial(run_drains, new[name], name, [setting], jobs, meter=meter))
+    say("    errands' best again without per-job log lines, and errands with its defaults:")
+    quiet = ErrandsSystem.setting(each["errands"].best_drain.setting.concurrency, burst=True, quiet=True)
+    for setting in (quiet, ErrandsSystem.defaults_setting()):
+        step = partial(run_drains, new["errands"], "errands", [setting], jobs, meter=meter)
+        measured(db, schemas, each["errands"], step)
 
 
 def run_claims(options: PgOptions, db: Database, schemas: Schemas) -> list[ClaimCost]:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from benchmarks import rows
 from benchmarks.pg_db import Database
 from benchmarks.pg_systems import ErrandsPgSystem
+from benchmarks.tasks import TASK_NAME
 
 
 @dataclass
@@ -35,31 +37,29 @@ class ClaimCost:
         return 1000 * statistics.quantiles(self.seconds, n=10, method="inclusive")[8]
 
 
-# Finished rows as errands leaves them: succeeded, leases cleared, one attempt, 30 s to a few minutes old.
-_LOAD_FINISHED = """
-INSERT INTO {jobs} (task, queue, priority, args, state, attempt, max_attempts, run_at, created_at,
-                    started_at, finished_at, result)
-SELECT 'bench.record', 'default', 0, json_build_object('n', g, 'sent', 0), 'succeeded', 1, 1,
-       t - 300 + g * 1e-4, t - 300 + g * 1e-4, t - 200 + g * 1e-4, t - 199 + g * 1e-4, 'null'::json
-FROM generate_series(1, %(count)s) AS g, (SELECT extract(epoch FROM now())::float8 AS t) AS clock
-"""
 # Claimed jobs are deleted, outside the timed claim: the number of finished jobs stays where it was loaded.
 _DROP_RUNNING = "DELETE FROM {jobs} WHERE state = 'running'"
+WAL_SETTLE_SECONDS = 1.0  # backends report their WAL statistics when they exit or within a second
 
 
 def load_finished(db: Database, schema: str, count: int) -> float:
-    """Add `count` succeeded jobs with one INSERT ... SELECT generate_series, then VACUUM ANALYZE the
-    table, as autovacuum would have done to a table that grew this large over time; returns seconds."""
-    jobs = sql.Identifier(schema, "jobs")
+    """Add `count` succeeded jobs with their history (`rows.py`: INSERT ... SELECT generate_series,
+    then VACUUM ANALYZE, as autovacuum would have left a table that grew over time); returns seconds."""
     start = time.perf_counter()
-    with psycopg.connect(db.url, autocommit=True) as conn:
-        conn.execute(sql.SQL(_LOAD_FINISHED).format(jobs=jobs), {"count": count})
-        conn.execute(sql.SQL("VACUUM ANALYZE {}").format(jobs))
+    rows.load_pg(db.url, schema, count, rows.SUCCEEDED, first=10_000_000)
     return time.perf_counter() - start
 
 
+def wal_syncs(db: Database) -> float:
+    """The server's WAL fsyncs so far (`pg_stat_wal.wal_sync`, server-wide), read once the statistics of
+    backends that just finished have reached it."""
+    time.sleep(WAL_SETTLE_SECONDS)
+    return float(db.scalar("SELECT wal_sync FROM pg_stat_wal") or 0)  # type: ignore[arg-type]
+
+
 def time_claims(system: ErrandsPgSystem, batch: int, rounds: int) -> list[float]:
-    """Enqueue `batch` jobs (one `enqueue_many`), time one `store.claim` of `batch`, drop them; `rounds` times."""
+    """Enqueue `batch` jobs (one `enqueue_many`), time one `store.claim` of `batch` naming the task, as a
+    worker does, drop them; `rounds` times."""
     store = system.app.store
     drop = sql.SQL(_DROP_RUNNING).format(jobs=sql.Identifier(system.schema, "jobs"))
     seconds = []
@@ -67,7 +67,7 @@ def time_claims(system: ErrandsPgSystem, batch: int, rounds: int) -> list[float]
         for _ in range(rounds):
             system.enqueue_bulk(range(batch))
             start = time.perf_counter()
-            claimed = store.claim("bench-claimer", None, batch).jobs
+            claimed = store.claim("bench-claimer", None, batch, (TASK_NAME,)).jobs  # workers name their tasks
             seconds.append(time.perf_counter() - start)
             if len(claimed) != batch:
                 raise RuntimeError(f"claimed {len(claimed)} jobs, expected {batch}")

@@ -120,3 +120,14 @@ def descendants(pids: Sequence[int]) -> list[int]:
 
 def tree_cpu_seconds(pids: Sequence[int]) -> float:
     return sum(cpu_seconds(pid) for pid in descendants(pids))
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of one process (VmRSS in /proc/<pid>/status); 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0

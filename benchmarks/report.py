@@ -82,6 +82,8 @@ def drain_lines(name: str, results: Results) -> list[str]:
     out = []
     for d in results.drains:
         exited = "" if d.seconds_to_exit is None else f"; both exited at {d.seconds_to_exit:.2f} s"
+        if d.metered is not None:
+            exited += f"; {d.metered:.0f} WAL fsyncs server-wide, {d.metered / d.jobs:.3f} per job"
         mark = " **(best)**" if d is best else ""
         out.append(
             f"- {name}: {d.setting.label}: {d.rate:,.0f} jobs/s (last line at {d.seconds_to_last_line:.2f} s"

@@ -14,10 +14,12 @@ from pathlib import Path
 
 from benchmarks.huey_tasks import DB_ENV, make_huey
 from benchmarks.tasks import OUTPUT_ENV, TASK_NAME, make_app
+from errands.worker.config import WorkerConfig
 
 BIN = Path(sys.executable).parent
 ERRANDS_APP = "benchmarks.tasks:app"
 HUEY_APP = "benchmarks.huey_app.huey"
+DEFAULT_CONCURRENCY = WorkerConfig().concurrency
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Setting:
     concurrency: int  # errands --concurrency; 1 for huey (one job at a time per worker process)
     exits_when_done: bool = False  # errands --burst: the processes exit once the queue is empty
     quiet: bool = False  # per-job INFO log lines turned off (both systems log two lines per job by default)
+    defaults: bool = False  # errands' defaults: no option but --burst (never counted as the best setting)
 
 
 class System(abc.ABC):
@@ -104,6 +107,15 @@ class ErrandsSystem(System):
         command += ("--burst",) * burst + ("--log-level", "warning") * quiet
         label = f"2 × `errands worker {' '.join(command[4:])}`"
         return Setting(label, (command, command), "errands", concurrency, exits_when_done=burst, quiet=quiet)
+
+
+    @staticmethod
+    def defaults_setting() -> Setting:
+        """`errands worker` as a user first runs it: default concurrency and log level (INFO); only
+        `--burst`, so that it exits when done."""
+        command = (str(BIN / "errands"), "worker", "--app", ERRANDS_APP, "--burst")
+        label = f"2 × `errands worker --burst` (defaults: concurrency {DEFAULT_CONCURRENCY}, log level INFO)"
+        return Setting(label, (command, command), "errands", DEFAULT_CONCURRENCY, exits_when_done=True, defaults=True)
 
 
 class HueySystem(System):

@@ -20,6 +20,7 @@ from benchmarks.systems import Setting, System
 from benchmarks.tasks import LINE_BYTES, parse_line
 
 Factory = Callable[[str], System]  # label of the run -> a system on a fresh folder
+Meter = Callable[[], float]  # a counter read before the workers start and after they exit (WAL fsyncs)
 
 
 @dataclass
@@ -30,6 +31,7 @@ class DrainResult:
     seconds_to_exit: float | None  # burst workers only: until both processes exited (all outcomes recorded)
     cpu_seconds: float  # user + system time of the worker processes and their children, start to exit
     problems: list[str] = field(default_factory=list)
+    metered: float | None = None  # what the drain's meter (if any) counted from start to exit
 
     @property
     def seconds(self) -> float:
@@ -123,12 +125,14 @@ def enqueue_bulk(new_system: Factory, jobs: int) -> float:
 # -- (b) drain ---------------------------------------------------------------------------
 
 
-def drain(new_system: Factory, setting: Setting, jobs: int) -> DrainResult:
-    """Pre-enqueue `jobs`, start two worker processes, time until all jobs ran."""
+def drain(new_system: Factory, setting: Setting, jobs: int, meter: Meter | None = None) -> DrainResult:
+    """Pre-enqueue `jobs`, start two worker processes, time until all jobs ran; with `meter`, also
+    what it counted between just before the start and just after the workers exited (untimed)."""
     system = new_system("drain")
     system.enqueue_bulk(range(jobs))
     system.close()  # the runner holds no connection while workers run
     timeout = max(60.0, jobs / 100)
+    metered = None if meter is None else -meter()
     cpu_before = children_cpu_seconds()
     start = time.perf_counter()
     workers = procs.start(setting.commands, system.env, system.folder)
@@ -142,9 +146,11 @@ def drain(new_system: Factory, setting: Setting, jobs: int) -> DrainResult:
     finally:
         workers.stop()
     cpu = children_cpu_seconds() - cpu_before
+    if metered is not None and meter is not None:
+        metered += meter()
     problems = count_problems(system.output, jobs) + system.check_drained(jobs) + workers.failures()
     system.close()
-    return DrainResult(setting, jobs, to_last_line, to_exit, cpu, problems)
+    return DrainResult(setting, jobs, to_last_line, to_exit, cpu, problems, metered)
 
 
 def children_cpu_seconds() -> float:
