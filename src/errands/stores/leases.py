@@ -48,9 +48,10 @@ def claim(tx: Tx, worker_id: str, queues: Sequence[str] | None, limit: int,
             break
     if gate is not None:
         gate.save(tx)
-    claimed = {"worker": worker_id}
-    insert_events(tx, [event(r["id"], "state", State.RUNNING, claimed | {"attempt": r["attempt"], "task": r["task"]})
-                       for r in rows])
+    if not tx.events_in_writes:
+        claimed = {"worker": worker_id}
+        insert_events(tx, [event(r["id"], "state", State.RUNNING,
+                                 claimed | {"attempt": r["attempt"], "task": r["task"]}) for r in rows])
     jobs = [job_from_row(r) for r in rows]
     jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
     return jobs, None if gate is None else gate.retry_in()

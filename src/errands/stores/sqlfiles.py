@@ -21,12 +21,18 @@ class Migration:
 
 def load_queries(dialect: str) -> dict[str, str]:
     """Parse `queries.sql` and the dialect's other statement files (`dashboard.sql`: the
-    dashboard's reads and bulk actions): each statement follows a `-- name: purpose` line."""
+    dashboard's reads and bulk actions): each statement follows a `-- name: purpose` line. A
+    statement named `part_...` is a fragment, written in place of `{part_...}` in the others."""
     folder = resources.files(__package__).joinpath("sql", dialect)
     queries: dict[str, str] = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name != "queries.sql"):
         if entry.name.endswith(".sql"):
             queries.update(parse_queries(entry.read_text()))
+    parts = {name: sql for name, sql in queries.items() if name.startswith("part_")}
+    for name, sql in queries.items():  # a statement may end in a shared part: {part_name}
+        for part, text in parts.items():
+            sql = sql.replace("{" + part + "}", text)
+        queries[name] = sql
     return queries
 
 

@@ -35,3 +35,88 @@ WITH o AS (
 SELECT id, state, notifies, has_children,
        CASE WHEN state = 'queued' THEN pg_notify({channel}, id::text) END AS notified
 FROM settled;
+
+-- part_lease: the tail of every claim statement below, after its `picked` CTE: lease the picked
+-- jobs to %(worker_id)s and write their 'running' events in the same statement
+, claimed AS (
+    UPDATE {schema}.jobs j
+    SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
+        lease_owner = %(worker_id)s, lease_token = replace(gen_random_uuid()::text, '-', ''),
+        lease_expires_at = %(now)s + j.lease_seconds, cancel_requested = false
+    FROM picked WHERE j.id = picked.id
+    RETURNING j.*
+), logged AS (
+    INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
+    SELECT id, %(now)s, 'state', 'running', json_build_object('worker', lease_owner, 'attempt', attempt, 'task', task)
+    FROM claimed ORDER BY id
+)
+SELECT * FROM claimed
+
+-- claim: lease up to %(limit)s due jobs of the given queues, highest priority first, then oldest.
+-- For a caller that names no tasks: workers use claim_tasks, whose indexes give claim order; here
+-- each queue's ready jobs are read through jobs_ready_queue_task's queue prefix and sorted.
+-- With several queues up to %(limit)s rows per queue stay locked, unclaimed, until commit.
+WITH picked AS (
+    SELECT c.id FROM json_array_elements_text(%(queues)s::json) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM {schema}.jobs
+        WHERE queue = q.name AND state IN ('queued', 'scheduled') AND run_at <= %(now)s
+          AND task NOT IN (SELECT json_array_elements_text(%(skip_tasks)s::json))
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) c
+    ORDER BY c.priority DESC, c.run_at, c.id
+    LIMIT %(limit)s
+)
+{part_lease};
+
+-- claim_any_queue: the same as claim, for a worker that serves every queue but %(skip_queues)s;
+-- rows another claimer holds are skipped, and the CTE's LIMIT caps how many are taken
+WITH picked AS (
+    SELECT id FROM {schema}.jobs
+    WHERE state IN ('queued', 'scheduled') AND run_at <= %(now)s
+      AND queue NOT IN (SELECT json_array_elements_text(%(skip_queues)s::json))
+      AND task NOT IN (SELECT json_array_elements_text(%(skip_tasks)s::json))
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+{part_lease};
+
+-- claim_tasks: the same as claim, for the given tasks only (a worker claims what it knows). Each
+-- (queue, task) pair is read on its own through jobs_ready_queue_task, in claim order: jobs of
+-- tasks this worker does not know are never read. Up to %(limit)s rows per pair stay locked,
+-- unclaimed, until commit.
+WITH picked AS (
+    SELECT c.id FROM json_array_elements_text(%(queues)s::json) AS q(name)
+    CROSS JOIN json_array_elements_text(%(tasks)s::json) AS t(name)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM {schema}.jobs
+        WHERE queue = q.name AND task = t.name AND state IN ('queued', 'scheduled') AND run_at <= %(now)s
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) c
+    ORDER BY c.priority DESC, c.run_at, c.id
+    LIMIT %(limit)s
+)
+{part_lease};
+
+-- claim_any_queue_tasks: the same as claim_tasks, for a worker that serves every queue but
+-- %(skip_queues)s (one read per task through jobs_ready_task)
+WITH picked AS (
+    SELECT c.id FROM json_array_elements_text(%(tasks)s::json) AS t(name)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM {schema}.jobs
+        WHERE task = t.name AND state IN ('queued', 'scheduled') AND run_at <= %(now)s
+          AND queue NOT IN (SELECT json_array_elements_text(%(skip_queues)s::json))
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) c
+    ORDER BY c.priority DESC, c.run_at, c.id
+    LIMIT %(limit)s
+)
+{part_lease};
+
