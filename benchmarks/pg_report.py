@@ -144,9 +144,10 @@ def notes(options: PgOptions, r: PgResults) -> list[str]:
         "of every outcome count.",
         f"Latency and idle rows: errands {lat['errands']}; pgqueuer {lat['pgqueuer']}; "
         f"procrastinate {lat['procrastinate']}.",
-        f"Claim rows: errands' `store.claim` of {options.claim_batch} jobs just enqueued (the transaction a "
-        "worker serving every queue commits: the claiming UPDATE and one event per job), each size in a schema of "
-        "its own, loaded by INSERT ... SELECT generate_series with `succeeded` rows then VACUUM ANALYZE; claims "
+        f"Claim rows: errands' `store.claim` of {options.claim_batch} jobs just enqueued, naming their task (the "
+        "transaction a worker serving every queue commits: the claiming UPDATE and one event per job), each size in "
+        "a schema of its own, loaded by INSERT ... SELECT generate_series with `succeeded` rows and their history, "
+        "then VACUUM ANALYZE; claims "
         "alternate between the sizes, and the claimed jobs are deleted after each claim (untimed).",
     ]
 
