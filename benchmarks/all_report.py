@@ -150,7 +150,8 @@ def render(o: AllOptions, results: list[StoreResults]) -> tuple[str, str]:
     """The table with its notes (what the README shows), and the whole report."""
     problems = [f"- FAILED: {s.store}: {p}" for s in results for p in s.problems]
     checks = problems or ["- every run executed each job exactly once (line counts match the store)"]
-    summary = "\n".join(table(o, results) + [""] + NOTES + [""] + [f"- {s.machine}" for s in results])
+    notes = [f"- {note}" for note in NOTES] + [f"- {s.store}: {s.machine}" for s in results]
+    summary = "\n".join(table(o, results) + [""] + notes)
     full = "\n".join(["## errands speed (issue 12)", "", summary, "", "### Details", ""]
                      + [ln for s in results for ln in details(s)] + ["### Checks", ""] + checks)
     return summary, full
