@@ -40,6 +40,24 @@ def select_job(tx: Tx, job_id: int) -> Job:
     return job_from_row(rows[0])
 
 
+def alone(new: NewJob) -> bool:
+    """Whether a job is stored by its insert alone: no unique key to meet, no parent to wait for
+    (a dialect may then store it in a statement of its own: `Store.enqueue`)."""
+    return new.unique_key is None and new.parent_id is None
+
+
+def fields(new: NewJob) -> dict[str, Any]:
+    """The parameters every job insert takes as the producer gave them."""
+    return {"task": new.task, "queue": new.queue, "priority": new.priority, "args": new.args_json,
+            "max_attempts": new.max_attempts, "notify": new.notify_json, "timeout": new.timeout,
+            "lease_seconds": new.lease_seconds, "max_worker_losses": new.max_worker_losses}
+
+
+def first_event_data(new: NewJob) -> str:
+    """The data of a new job's first event (its state), as the event log stores it."""
+    return json.dumps({"task": new.task})
+
+
 def due_at(tx: Tx, new: NewJob) -> float:
     """When the job may run: a delay counts from the store's clock (read when this transaction
     began), never the producer's; an absolute run_at stays as given."""
@@ -81,12 +99,8 @@ def _insert_row(tx: Tx, new: NewJob, state: State, run_at: float) -> tuple[Row, 
     commit, then meets (and replaces) the first one's job."""
     replaced: list[Row] = []
     for _ in range(UNIQUE_KEY_TRIES):
-        rows = tx.rows(
-            "insert_job", task=new.task, queue=new.queue, priority=new.priority, args=new.args_json,
-            state=state.value, max_attempts=new.max_attempts, run_at=run_at, now=tx.now,
-            unique_key=new.unique_key, notify=new.notify_json, parent_id=new.parent_id, timeout=new.timeout,
-            lease_seconds=new.lease_seconds, max_worker_losses=new.max_worker_losses,
-        )
+        rows = tx.rows("insert_job", **fields(new), state=state.value, run_at=run_at, now=tx.now,
+                       unique_key=new.unique_key, parent_id=new.parent_id)
         if rows:
             return rows[0], True, replaced
         holder = tx.rows("find_unfinished_by_key", unique_key=new.unique_key)
@@ -107,12 +121,14 @@ def insert_many(tx: Tx, jobs: Sequence[NewJob]) -> list[int]:
         return [insert(tx, new)[0]["id"] for new in jobs]  # each may meet a key or parent
     due = [due_at(tx, new) for new in jobs]
     states = [State.SCHEDULED if run_at > tx.now else State.QUEUED for run_at in due]
+    data = {task: first_event_data(new) for task, new in {new.task: new for new in jobs}.items()}
     rows = [
         [new.task, new.queue, new.priority, new.args_json, state.value, new.max_attempts, run_at,
-         new.notify_json, new.timeout, new.lease_seconds, new.max_worker_losses]
+         new.notify_json, new.timeout, new.lease_seconds, new.max_worker_losses, data[new.task]]
         for new, state, run_at in zip(jobs, states, due, strict=True)
     ]
     ids = sorted(r["id"] for r in tx.rows("insert_jobs_bulk", jobs=json.dumps(rows), now=tx.now))
-    insert_events(tx, [event(i, "state", state, {"task": new.task})
-                       for i, new, state in zip(ids, jobs, states, strict=True)])
+    if not tx.events_in_writes:
+        insert_events(tx, [{"job_id": i, "kind": "state", "state": state.value, "data": data[new.task]}
+                           for i, new, state in zip(ids, jobs, states, strict=True)])
     return ids

@@ -14,9 +14,33 @@ WITH job AS (
 )
 SELECT job.*, CASE WHEN job.state = 'queued' THEN pg_notify({channel}, job.id::text) END AS notified FROM job;
 
--- insert_jobs_bulk: store many jobs (no unique keys, no parents) in one statement, waking idle
--- workers once; %(jobs)s is a JSON array of [task, queue, priority, args, state, max_attempts, run_at,
--- notify, timeout, lease_seconds, max_worker_losses]
+-- enqueue_job: store one job without a unique key or parent, with its first event, as a transaction
+-- of its own (autocommit: one round trip). The event-log gate (see EventLogGate, with %(lock_timeout)s
+-- for waiting on it) and the clock are taken first, in `began`, before any id is given out, as a
+-- transaction's BEGIN takes them. A %(delay)s counts from that clock; an absolute %(run_at)s stays as
+-- given; neither means now. The job is scheduled when it is due later than now, queued otherwise.
+WITH began AS MATERIALIZED (
+    SELECT set_config('lock_timeout', %(lock_timeout)s, true) AS lock_timeout,
+           pg_advisory_xact_lock_shared(%(gate)s) AS gate, extract(epoch FROM clock_timestamp())::float8 AS now
+), due AS (
+    SELECT now, coalesce(%(run_at)s::float8, now + %(delay)s::float8, now) AS run_at FROM began
+), job AS (
+    INSERT INTO {schema}.jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
+                               notify, timeout, lease_seconds, max_worker_losses)
+    SELECT %(task)s::text, %(queue)s::text, %(priority)s::integer, %(args)s::json,
+           CASE WHEN run_at > now THEN 'scheduled' ELSE 'queued' END, %(max_attempts)s::integer, run_at, now,
+           %(notify)s::json, %(timeout)s::float8, %(lease_seconds)s::float8, %(max_worker_losses)s::integer
+    FROM due
+    RETURNING *
+), logged AS (
+    INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
+    SELECT id, created_at, 'state', state, %(data)s::json FROM job
+)
+SELECT job.*, CASE WHEN job.state = 'queued' THEN pg_notify({channel}, job.id::text) END AS notified FROM job;
+
+-- insert_jobs_bulk: store many jobs (no unique keys, no parents) and their first events in one
+-- statement, waking idle workers once; %(jobs)s is a JSON array of [task, queue, priority, args, state,
+-- max_attempts, run_at, notify, timeout, lease_seconds, max_worker_losses, event data]
 WITH inserted AS (
     INSERT INTO {schema}.jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
                                notify, timeout, lease_seconds, max_worker_losses)
@@ -26,6 +50,12 @@ WITH inserted AS (
     FROM json_array_elements(%(jobs)s::json) WITH ORDINALITY AS e(j, position)
     ORDER BY position  -- ids are given out in this order: the caller sorts them back to its list
     RETURNING id, state
+), logged AS (
+    INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
+    SELECT i.id, %(now)s, 'state', i.state, (e.j ->> 11)::json
+    FROM (SELECT id, state, row_number() OVER (ORDER BY id) AS position FROM inserted) i
+    JOIN json_array_elements(%(jobs)s::json) WITH ORDINALITY AS e(j, position) USING (position)
+    ORDER BY i.id
 ), woken AS (
     SELECT pg_notify({channel}, min(id)::text) FROM inserted WHERE state = 'queued'
 )
