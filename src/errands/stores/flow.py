@@ -190,6 +190,8 @@ class Gate:
 def open_gate(tx: Tx, queues: Sequence[str] | None, tasks: Sequence[str] | None, *, lock: bool) -> Gate | None:
     """The gate for a claim of these queues (empty or None: every queue) and tasks (None: every task);
     None when no flow row constrains it. With `lock`, the rows stay locked until the claim commits."""
+    if tx.flow_free:
+        return None
     rows = tx.rows("lock_flow" if lock else "read_flow", queues=_dump(queues or None), tasks=_dump(tasks))
     if not rows:
         return None

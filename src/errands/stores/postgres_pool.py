@@ -56,7 +56,13 @@ class EventLogGate:
             f"set_config('{name}', '{max(round(seconds * 1000), 1) if seconds else 0}ms', true) AS {name}, "
             for name, seconds in (timeouts or {}).items()
         )
-        self.begin_write = f"BEGIN; SELECT {settings}pg_advisory_xact_lock_shared({self.key}) AS gate, {CLOCK}"
+        # No JIT: compiling a plan takes tens of milliseconds, and the planner asks for it when a
+        # claim's estimate grows with a large backlog. Whether any flow row constrains claims
+        # rides along too: most stores have none, and their claims then lock no flow rows.
+        flow = (f'EXISTS (SELECT 1 FROM "{schema}".flow WHERE concurrency IS NOT NULL OR rate_count IS NOT NULL'
+                " OR paused = 1) AS flow")
+        self.begin_write = (f"BEGIN; SELECT {settings}set_config('jit', 'off', true) AS jit,"
+                            f" pg_advisory_xact_lock_shared({self.key}) AS gate, {flow}, {CLOCK}")
         self._begin_read = (
             f"BEGIN; SET LOCAL lock_timeout = '{int(self.attempt * 1000)}ms';"
             f" SELECT pg_advisory_xact_lock({self.key})"
@@ -123,16 +129,18 @@ class PgTx:
     `now` is the server's clock in epoch seconds: read with `BEGIN` for a write, on first
     use for a read (most reads never need it)."""
 
-    __slots__ = ("_conn", "_queries", "_now", "_gate")
+    __slots__ = ("_conn", "_queries", "_now", "_gate", "flow_free")
     events_in_writes = True
 
     def __init__(
-        self, conn: Connection, queries: dict[str, str], now: float | None, gate: EventLogGate | None = None
+        self, conn: Connection, queries: dict[str, str], now: float | None, gate: EventLogGate | None = None,
+        *, flow_free: bool = False,
     ) -> None:
         self._conn = conn
         self._queries = queries
         self._now = now
         self._gate = gate  # set for reads: log reads then pass the gate
+        self.flow_free = flow_free
 
     @property
     def now(self) -> float:
@@ -160,6 +168,7 @@ class ForeignTx:
 
     __slots__ = ("_cursor", "_queries", "now")
     events_in_writes = True
+    flow_free = False
 
     def __init__(self, cursor: psycopg.Cursor[Row], queries: dict[str, str], now: float) -> None:
         self._cursor = cursor

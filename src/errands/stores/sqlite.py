@@ -72,6 +72,7 @@ def read_only_disk(path: str) -> bool:
 class _Tx:
     __slots__ = ("conn", "now")
     events_in_writes = False
+    flow_free = False  # reading the flow rows is as cheap as asking whether there are any
 
     def __init__(self, conn: sqlite3.Connection, now: float) -> None:
         self.conn = conn

@@ -21,6 +21,9 @@ class Tx(Protocol):
     # Whether the batch statements of claims and settles append their own events (PostgreSQL
     # writes inside WITH: one round trip); SQLite's need a statement of their own.
     events_in_writes: bool
+    # True when the transaction already knows that no flow row constrains claims (PostgreSQL asks
+    # when it begins); False: look (flow.open_gate).
+    flow_free: bool
 
     def rows(self, query: str, **params: Any) -> list[Row]: ...
 
