@@ -185,8 +185,9 @@ class PostgresStore(Store):
 
     def _begin(self) -> tuple[Connection, float, bool]:
         """Check out a connection and open a transaction on it, reading the server's clock (and
-        whether any flow row constrains claims) in the same round trip. A pooled connection that died while idle (a server restart) is
-        replaced: nothing was sent on it yet, so trying another is safe."""
+        whether any flow row constrains claims) in the same round trip. A pooled connection that
+        died while idle (a server restart) is replaced: nothing was sent on it yet, so trying
+        another is safe."""
         for attempt in range(self._pool.max_size + 1):
             conn = self._getconn()
             try:

@@ -6,6 +6,7 @@ opened."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..job import State
 from .aftermath import FollowUps
@@ -53,10 +54,20 @@ def age_overdue(tx: Tx, max_wait: float, limit: int = AGE_BATCH) -> int:
     """Raise each due job that waited over `max_wait` seconds past its run time to the highest
     priority due in its queue, with an "aged" event; returns how many. Claims order by priority,
     then run time: an aged job is next in its queue however many higher jobs keep coming."""
-    events = []
-    for r in tx.rows("select_overdue", now=tx.now, max_wait=max_wait, limit=limit):
-        if tx.run("age_job", job_id=r["id"], priority=r["priority"]):
-            events.append(event(r["id"], "aged", None, {"from": r["was"], "to": r["priority"]}))
+    top: dict[str, int] = {}
+    bottom: dict[str, int] = {}
+    for r in tx.rows("waiting_pairs", now=tx.now):
+        if r["top"] is not None:
+            top[r["queue"]] = max(r["top"], top.get(r["queue"], r["top"]))
+        bottom[r["queue"]] = min(r["bottom"], bottom.get(r["queue"], r["bottom"]))
+    events: list[dict[str, Any]] = []
+    for queue in sorted(q for q in top if bottom[q] < top[q]):  # one priority: nothing to age
+        for r in tx.rows("select_overdue", queue=queue, top=top[queue], cutoff=tx.now - max_wait,
+                         limit=limit - len(events)):
+            if tx.run("age_job", job_id=r["id"], priority=top[queue]):
+                events.append(event(r["id"], "aged", None, {"from": r["was"], "to": top[queue]}))
+        if len(events) >= limit:
+            break
     insert_events(tx, events)
     return len(events)
 

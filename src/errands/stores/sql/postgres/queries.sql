@@ -173,16 +173,6 @@ WITH promoted AS (
 )
 SELECT id, pg_notify({channel}, id::text) AS notified FROM promoted;
 
--- select_overdue: due jobs that waited over %(max_wait)s seconds past their run time behind a higher
--- priority in their queue, oldest first, with that queue's highest due priority (to age them to)
-SELECT j.id, j.priority AS was, t.priority FROM {schema}.jobs j
-JOIN (
-    SELECT queue, max(priority) AS priority FROM {schema}.jobs
-    WHERE state IN ('queued', 'scheduled') AND run_at <= %(now)s GROUP BY queue
-) t ON t.queue = j.queue
-WHERE j.state IN ('queued', 'scheduled') AND j.run_at <= %(now)s - %(max_wait)s AND j.priority < t.priority
-ORDER BY j.run_at, j.id LIMIT %(limit)s;
-
 -- age_job: raise a waiting job's priority (aging); nothing when it was claimed or cancelled meanwhile
 UPDATE {schema}.jobs SET priority = %(priority)s
 WHERE id = %(job_id)s AND state IN ('queued', 'scheduled') AND priority < %(priority)s;

@@ -172,16 +172,6 @@ UPDATE jobs SET state = 'queued'
 WHERE state = 'scheduled' AND run_at <= :now
 RETURNING id;
 
--- select_overdue: due jobs that waited over :max_wait seconds past their run time behind a higher
--- priority in their queue, oldest first, with that queue's highest due priority (to age them to)
-SELECT j.id, j.priority AS was, t.priority FROM jobs j
-JOIN (
-    SELECT queue, max(priority) AS priority FROM jobs
-    WHERE state IN ('queued', 'scheduled') AND run_at <= :now GROUP BY queue
-) t ON t.queue = j.queue
-WHERE j.state IN ('queued', 'scheduled') AND j.run_at <= :now - :max_wait AND j.priority < t.priority
-ORDER BY j.run_at, j.id LIMIT :limit;
-
 -- age_job: raise a waiting job's priority (aging); nothing when it was claimed or cancelled meanwhile
 UPDATE jobs SET priority = :priority
 WHERE id = :job_id AND state IN ('queued', 'scheduled') AND priority < :priority;
