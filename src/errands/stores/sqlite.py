@@ -69,6 +69,16 @@ def read_only_disk(path: str) -> bool:
     return False
 
 
+class _Connection(sqlite3.Connection):
+    """A pooled connection that remembers whether SQLite's busy handler waits on it. It waits
+    (busy_timeout set) for everything but our own write transactions: there `BEGIN IMMEDIATE`
+    retries by itself (`_begin_immediate`), and in WAL mode nothing after it waits for a lock.
+    The pragma is changed only when a connection goes from one use to the other: a run of
+    writes (enqueues) pays for it once, not twice per transaction."""
+
+    patient = True
+
+
 class _Tx:
     __slots__ = ("conn", "now")
     events_in_writes = False
@@ -141,9 +151,10 @@ class SQLiteStore(Store):
                                   "writable")
             raise ConfigError(f"cannot write the database {self.path}: {target} is not writable by this user")
 
-    def _connect(self, *, pooled: bool = True) -> sqlite3.Connection:
+    def _connect(self, *, pooled: bool = True) -> _Connection:
         try:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False,
+                                   factory=_Connection)
             conn.row_factory = sqlite3.Row
             self._ask_incremental_vacuum(conn)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -169,23 +180,33 @@ class SQLiteStore(Store):
             pass
 
     @contextmanager
-    def _held(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection, held for the block (so close() cannot close it mid-use)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+    def _held(self, *, patient: bool = True) -> Iterator[_Connection]:
+        """This thread's connection, held for the block (so close() cannot close it mid-use);
+        `patient` False for our own write transactions (see `_Connection`)."""
+        conn: _Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
         guard = self._guards.get(conn)
         if guard is None:  # closed by close() since this thread opened it: open another
             self._local.conn = None
-            with self._held() as fresh:
+            with self._held(patient=patient) as fresh:
                 yield fresh
             return
         with guard:
+            if conn.patient is not patient:
+                self._be_patient(conn, patient)
             yield conn
+
+    def _be_patient(self, conn: _Connection, patient: bool) -> None:
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000) if patient else 0}")
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        conn.patient = patient
 
     @contextmanager
     def _transaction(self) -> Iterator[_Tx]:
-        with self._held() as conn:
+        with self._held(patient=False) as conn:
             yield from self._write(conn)
 
     def _write(self, conn: sqlite3.Connection) -> Iterator[_Tx]:
@@ -220,24 +241,21 @@ class SQLiteStore(Store):
         conn.close()
 
     def _begin_immediate(self, conn: sqlite3.Connection) -> None:
-        """Take the write lock, retrying every fraction of a millisecond while another process
-        holds it. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ms... between tries,
-        which leaves the lock idle most of the time when workers in two processes share it."""
+        """Take the write lock (on a connection whose busy handler does not wait), retrying every
+        fraction of a millisecond while another process holds it. SQLite's own busy handler sleeps
+        1, 2, 5, 10, 15, 20, 25 ms... between tries, which leaves the lock idle most of the time
+        when workers in two processes share it."""
         deadline = time.monotonic() + self.busy_timeout
         pause = 0.0001
-        conn.execute("PRAGMA busy_timeout = 0")
-        try:
-            while True:
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
-                        raise translate_error(exc, self.path) from exc
-                time.sleep(pause)
-                pause = min(pause * 2, 0.002)
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise translate_error(exc, self.path) from exc
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
 
     def check_health(self) -> None:
         """A read of the jobs table and the write lock taken and given back at once, on a
@@ -325,10 +343,11 @@ class SQLiteStore(Store):
                     # that returns no columns only once: so one execute per page.
                     for _ in range(min(free - start, VACUUM_STEP)):
                         tx.conn.execute("PRAGMA incremental_vacuum(1)")
+            self._be_patient(conn, True)  # after the transactions, for the reads below
             self._checkpoint(conn)
             return free - int(conn.execute("PRAGMA freelist_count").fetchone()[0])
 
-    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+    def _checkpoint(self, conn: _Connection) -> None:
         """Copy the WAL into the file and empty it, waiting at most a second for readers (an
         automatic checkpoint does it later otherwise, and `journal_size_limit` caps the WAL)."""
         if not self._write_lock.acquire(timeout=self.busy_timeout):
@@ -339,7 +358,7 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
         finally:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            self._be_patient(conn, True)
             self._write_lock.release()
 
     def _migrate_schema(self) -> list[int]:
