@@ -13,6 +13,7 @@ import numbers
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,10 +59,9 @@ class JobContext:
         self.job = job
         self.job_id = job.id
         self.attempt = job.attempt
-        self.scheduled_for = job.scheduled_for  # the fire time of a periodic job (UTC), else None
         self.checkpoint: Any = job.checkpoint
-        self.shutdown = threading.Event()
-        self.cancelled = threading.Event()
+        self._shutdown: threading.Event | None = None  # made when first asked for: most jobs never look
+        self._cancelled: threading.Event | None = None
         self._store = store
         self.settings = settings
         self._token = job.lease_token or ""
@@ -75,6 +75,27 @@ class JobContext:
         self._interrupt: JobInterrupt | None = None
         self._lock = threading.Lock()
         self._files_lock = threading.Lock()
+
+    @property
+    def scheduled_for(self) -> datetime | None:
+        """The fire time of a periodic job (UTC), else None."""
+        return self.job.scheduled_for
+
+    @property
+    def shutdown(self) -> threading.Event:
+        """Set when the worker is stopping."""
+        return self._shutdown or self._make_events()[0]
+
+    @property
+    def cancelled(self) -> threading.Event:
+        """Set when someone cancelled the job."""
+        return self._cancelled or self._make_events()[1]
+
+    def _make_events(self) -> tuple[threading.Event, threading.Event]:
+        with self._lock:  # the task's thread and the worker's may ask at once: both get the same events
+            if self._shutdown is None or self._cancelled is None:
+                self._shutdown, self._cancelled = threading.Event(), threading.Event()
+            return self._shutdown, self._cancelled
 
     @property
     def parent_result(self) -> Any:
@@ -212,6 +233,8 @@ class JobContext:
         return self._progress
 
     def pending_activity(self) -> Activity | None:
+        if not self._progress_dirty and not self._logs:  # the usual case: nothing to write
+            return None
         with self._lock:
             logs, self._logs = tuple(self._logs), []
         progress = self._progress if self._progress_dirty else None

@@ -76,9 +76,13 @@ class JobError:
     traceback: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Job:
-    """One job as the store last saw it. Compare `state` with `State` members."""
+    """One job as the store last saw it. Compare `state` with `State` members.
+
+    Times (`run_at`, `created_at`, `started_at`, `finished_at`, `lease_expires_at`,
+    `scheduled_for`) are UTC datetimes, made when read: the store hands epoch seconds
+    (`_run_at`, ...), and a worker that claims thousands of jobs a second reads none of them."""
 
     id: int
     task: str
@@ -88,17 +92,17 @@ class Job:
     state: State
     attempt: int
     max_attempts: int
-    run_at: datetime
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    _run_at: float
+    _created_at: float
+    _started_at: float | None = None
+    _finished_at: float | None = None
     progress: Progress = field(default_factory=Progress)
     checkpoint: Any = None
     result: Any = None
     error: JobError | None = None
     worker_losses: int = 0
     lease_owner: str | None = None
-    lease_expires_at: datetime | None = None
+    _lease_expires_at: float | None = None
     lease_token: str | None = None
     cancel_requested: bool = False
     unique_key: str | None = None
@@ -107,11 +111,40 @@ class Job:
     timeout: float | None = None
     lease_seconds: float = 30.0
     max_worker_losses: int = 3
-    scheduled_for: datetime | None = None  # the fire time a periodic job runs for
+    _scheduled_for: float | None = None  # the fire time a periodic job runs for
+
+    @property
+    def run_at(self) -> datetime:
+        return datetime.fromtimestamp(self._run_at, UTC)
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self._created_at, UTC)
+
+    @property
+    def started_at(self) -> datetime | None:
+        return from_timestamp(self._started_at)
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return from_timestamp(self._finished_at)
+
+    @property
+    def lease_expires_at(self) -> datetime | None:
+        return from_timestamp(self._lease_expires_at)
+
+    @property
+    def scheduled_for(self) -> datetime | None:
+        """The fire time a periodic job runs for, else None."""
+        return from_timestamp(self._scheduled_for)
 
     @property
     def finished(self) -> bool:
         return self.state in FINISHED
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name.lstrip('_')}={getattr(self, name.lstrip('_'))!r}" for name in self.__slots__)
+        return f"Job({shown})"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view for scripts and the HTTP API (times in ISO 8601, UTC)."""
@@ -211,3 +244,4 @@ class Outcome:
     released: bool = False  # handed back unfinished at shutdown: the attempt does not count
     task: str | None = None  # for the event log (metrics by task)
     runtime: float | None = None  # seconds the run took, for the event log
+    attempt: int | None = None  # which run this was, for the worker's log line

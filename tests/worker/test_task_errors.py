@@ -156,7 +156,8 @@ def test_an_outcome_the_store_refuses_is_recorded_as_a_bare_failure(store: Store
     good, bad = (store.enqueue(NewJob(task="t", args_json="{}"))[0] for _ in range(2))
     claimed = {job.id: job.lease_token or "" for job in store.claim("w1", None, 2).jobs}
     seen: list[tuple[int, bool]] = []
-    settler = Settler(store, lambda outcome, accepted: seen.append((outcome.job_id, accepted)))
+    settler = Settler(store, lambda outcomes, accepted: seen.extend(zip((o.job_id for o in outcomes), accepted,
+                                                                         strict=True)))
     settler.start()
     refused = JobError("ValueError", "a lone surrogate \ud800 no driver can encode")  # past the worker's own checks
     settler.submit(Outcome(bad.id, claimed[bad.id], State.FAILED, error=refused))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import click
 
+from ..worker import logs
 from ..worker.config import config_from_options
 from ..worker.signals import stop_on_signals
 from .loading import load_app, required_app_option
@@ -21,7 +21,7 @@ from .options import worker_options
 )
 def worker(app_ref: str, log_level: str, **options: Any) -> None:
     """Run jobs. SIGTERM/SIGINT stop it gracefully; a second signal releases running jobs at once."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logs.configure(log_level.upper())
     app = load_app(app_ref)
     try:
         config = config_from_options(**options)

@@ -5,17 +5,15 @@ at once on a second signal.
 
 from __future__ import annotations
 
-import logging
-
 from ..app import Errands
-from ..worker import WorkerConfig
+from ..worker import WorkerConfig, logs
 from ..worker.signals import stop_on_signals
 
 
 def run_worker(errands: Errands, config: WorkerConfig) -> None:
     """Run jobs until SIGTERM/SIGINT (or, with `burst`, until nothing is left)."""
     # Frameworks rarely configure the root logger; without this, a worker says nothing.
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logs.configure("INFO")
     runner = errands.worker(config)
     with stop_on_signals(runner):
         runner.run()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from ..job import Job, JobError, JobEvent, JobFile, Progress, State, from_timestamp
 
 Row = Mapping[str, Any]
+
+_STATES = {state.value: state for state in State}
+_NO_PROGRESS = Progress()
 
 
 def loads(text: str | None) -> Any:
@@ -20,38 +24,47 @@ def _time(value: float) -> Any:
 
 
 def job_from_row(row: Row) -> Job:
+    """A job from its row. Hot for workers (every claimed job comes through here): times stay epoch
+    seconds until read (`Job.run_at` ...), and an sqlite3.Row, whose lookups by name scan its
+    columns, is read once into a dict."""
+    if isinstance(row, sqlite3.Row):
+        row = dict(zip(row.keys(), row, strict=True))
     error = None
     if row["error_type"] is not None:
         error = JobError(row["error_type"], row["error_message"] or "", row["error_traceback"])
+    current, total, message = row["progress_current"], row["progress_total"], row["progress_message"]
+    progress = _NO_PROGRESS if current is None and total is None and message is None else Progress(current, total,
+                                                                                                   message)
+    checkpoint, result, notify = row["checkpoint"], row["result"], row["notify"]
     return Job(
-        id=row["id"],
-        task=row["task"],
-        queue=row["queue"],
-        priority=row["priority"],
-        args=json.loads(row["args"]),
-        state=State(row["state"]),
-        attempt=row["attempt"],
-        max_attempts=row["max_attempts"],
-        run_at=_time(row["run_at"]),
-        created_at=_time(row["created_at"]),
-        started_at=from_timestamp(row["started_at"]),
-        finished_at=from_timestamp(row["finished_at"]),
-        progress=Progress(row["progress_current"], row["progress_total"], row["progress_message"]),
-        checkpoint=loads(row["checkpoint"]),
-        result=loads(row["result"]),
-        error=error,
-        worker_losses=row["worker_losses"],
-        lease_owner=row["lease_owner"],
-        lease_expires_at=from_timestamp(row["lease_expires_at"]),
-        lease_token=row["lease_token"],
-        cancel_requested=bool(row["cancel_requested"]),
-        unique_key=row["unique_key"],
-        notify=loads(row["notify"]),
-        parent_id=row["parent_id"],
-        timeout=row["timeout"],
-        lease_seconds=row["lease_seconds"],
-        max_worker_losses=row["max_worker_losses"],
-        scheduled_for=from_timestamp(row["scheduled_for"]),
+        row["id"],
+        row["task"],
+        row["queue"],
+        row["priority"],
+        json.loads(row["args"]),
+        _STATES[row["state"]],
+        row["attempt"],
+        row["max_attempts"],
+        row["run_at"],
+        row["created_at"],
+        row["started_at"],
+        row["finished_at"],
+        progress,
+        None if checkpoint is None else json.loads(checkpoint),
+        None if result is None else json.loads(result),
+        error,
+        row["worker_losses"],
+        row["lease_owner"],
+        row["lease_expires_at"],
+        row["lease_token"],
+        bool(row["cancel_requested"]),
+        row["unique_key"],
+        None if notify is None else json.loads(notify),
+        row["parent_id"],
+        row["timeout"],
+        row["lease_seconds"],
+        row["max_worker_losses"],
+        row["scheduled_for"],
     )
 
 

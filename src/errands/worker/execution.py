@@ -22,14 +22,16 @@ from ..text import capped, describe, format_error, type_name
 from .interrupt import raise_in_thread
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Execution:
-    """A job this worker holds: its context and the means to interrupt it."""
+    """A job this worker holds, from its claim (it may wait its turn in the work queue) until its
+    outcome is handed to the settler: its context and the means to interrupt it."""
 
     job: Job
     task: Task | None
     ctx: JobContext
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.monotonic)  # the claim, then the start of the run
+    running: bool = False  # the task was called: a timeout counts from then, not while the job waits
     thread_id: int | None = None
     async_task: asyncio.Task[Any] | None = None
     loop: asyncio.AbstractEventLoop | None = None
@@ -43,7 +45,8 @@ class Execution:
 
     @property
     def deadline(self) -> float | None:
-        return None if self.job.timeout is None else self.started + self.job.timeout
+        """When a running job times out; None while it waits for a slot or has no timeout."""
+        return None if self.job.timeout is None or not self.running else self.started + self.job.timeout
 
     def interrupt(self, reason: JobInterrupt, *, force: bool = False) -> None:
         """Tell the task to stop: its next progress or checkpoint call raises `reason`.
@@ -65,6 +68,11 @@ def run_sync(ex: Execution) -> Outcome | None:
     assert ex.task is not None
     ex.thread_id = threading.get_ident()
     ex.started = time.monotonic()  # the timeout counts from here, not from the claim
+    if ex.ctx.interrupted is not None:  # cancelled or lost while it waited for a slot: never started
+        with ex.lock:
+            ex.done = True
+        return ended_with_error(ex, ex.ctx.interrupted)
+    ex.running = True
     try:
         try:
             value = ex.task.fn(ex.ctx, **ex.job.args)
@@ -80,8 +88,13 @@ async def run_async(ex: Execution) -> Outcome | None:
     """Run an `async def` task on this event loop; None when there is nothing to record."""
     assert ex.task is not None
     ex.started = time.monotonic()
+    if ex.ctx.interrupted is not None:  # cancelled or lost while it waited for a slot: never started
+        with ex.lock:
+            ex.done = True
+        return ended_with_error(ex, ex.ctx.interrupted)
     with ex.lock:
         ex.async_task, ex.loop = asyncio.current_task(), asyncio.get_running_loop()
+    ex.running = True
     scope = asyncio.timeout(ex.job.timeout)
     try:
         try:
@@ -162,7 +175,7 @@ def failure(ex: Execution, error: JobError) -> Outcome:
 def _outcome(ex: Execution, state: State, **fields: Any) -> Outcome:
     runtime = time.monotonic() - ex.started
     return Outcome(ex.job.id, ex.token, state, progress=ex.ctx.last_progress, task=ex.job.task, runtime=runtime,
-                   **fields)
+                   attempt=ex.job.attempt, **fields)
 
 
 def error_record(exc: BaseException, limit: int) -> JobError:

@@ -1,7 +1,8 @@
 """Records how runs ended, in batches, and never gives up while the store is down.
 
 One thread drains every outcome that is waiting into one transaction, so a
-worker finishing many short jobs pays one commit for many jobs.
+worker finishing many short jobs pays one commit for many jobs; whoever records
+a batch reports it once, after the commit (the worker logs it then).
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ MAX_BATCH = 500
 
 
 class Settler:
-    def __init__(self, store: Store, on_settled: Callable[[Outcome, bool], None]) -> None:
+    """`on_settled(outcomes, accepted)` is called once per recorded batch, after its commit, on the
+    thread that recorded it (the settler's own, or the claim loop's through `recorded`)."""
+
+    def __init__(self, store: Store, on_settled: Callable[[list[Outcome], list[bool]], None]) -> None:
         self._store = store
         self._on_settled = on_settled
         self._queue: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
@@ -65,8 +69,11 @@ class Settler:
             self._queue.put(outcome)
 
     def recorded(self, outcomes: list[Outcome], accepted: list[bool]) -> None:
-        for outcome, ok in zip(outcomes, accepted, strict=True):
-            self._on_settled(outcome, ok)
+        if outcomes:
+            try:
+                self._on_settled(outcomes, accepted)
+            except Exception:  # a report (a log handler) that raised must not leave the batch pending
+                log.exception("reporting %d recorded outcome(s) failed", len(outcomes))
         with self._idle:
             self._pending -= len(outcomes)
             self._idle.notify_all()
