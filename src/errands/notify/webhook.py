@@ -11,8 +11,6 @@ import hmac
 import json
 from typing import Any
 
-import httpx
-
 SIGNATURE_HEADER = "X-Errands-Signature"
 
 
@@ -29,6 +27,8 @@ def verify_signature(secret: bytes | str, body: bytes, header: str) -> bool:
 def host_allowed(url: str, allowed: str | None) -> bool:
     """Whether the URL's host is one of `allowed`: comma-separated names, `*.example.com` for
     its subdomains. Parsed as httpx parses it for delivery, so both see the same host."""
+    import httpx  # here, not at import: a worker that sends no webhook never loads it
+
     try:
         host = httpx.URL(url).host.lower().rstrip(".")
     except (httpx.InvalidURL, TypeError, ValueError):
@@ -44,6 +44,7 @@ def host_allowed(url: str, allowed: str | None) -> bool:
 
 def deliver(url: str, payload: dict[str, Any], secret: bytes, timeout: float = 10.0) -> int:
     """POST the payload; raises on a network error or a non-2xx answer so the job retries."""
+    import httpx
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
