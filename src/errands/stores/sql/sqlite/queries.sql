@@ -207,8 +207,10 @@ WHERE id = :job_id AND state IN ('failed', 'cancelled');
 -- select_job: one job by id
 SELECT * FROM jobs WHERE id = :job_id;
 
--- select_prunable: finished jobs of one state that ended before a time
-SELECT id FROM jobs WHERE state = :state AND finished_at < :before LIMIT :limit;
+-- select_prunable: finished jobs of one state that ended before a time (the literal states let
+-- SQLite read jobs_finished, whose condition a bound :state cannot prove)
+SELECT id FROM jobs
+WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = :state AND finished_at < :before LIMIT :limit;
 
 -- count_by_queue_state: how many jobs each queue holds in each state
 SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state;
