@@ -3,8 +3,8 @@ the statements a worker runs, read on a store the growth workloads loaded (`grow
 
 A worker names the tasks it knows, so it runs `claim_any_queue_tasks` (serving every queue, the
 default) or `claim_tasks` (named queues). On PostgreSQL the store prepares a statement after five
-runs, and the server may then switch to a generic plan, so both the custom plan (values known) and
-the generic plan are read.
+runs; its write transactions set `plan_cache_mode = force_custom_plan` (a generic plan, made without
+the LIMIT and the lists, may scan every job), so the custom plan is the one read.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _SQLITE_INDEX = re.compile(r"USING (?:COVERING )?INDEX (\w+)")
 @dataclass
 class Plan:
     statement: str
-    mode: str  # "" on SQLite; "custom" or "generic" on PostgreSQL
+    mode: str  # "" on SQLite; "custom" on PostgreSQL
     indexes: list[str] = field(default_factory=list)
     full_scans: list[str] = field(default_factory=list)  # sequential scans of jobs
     error: str = ""
@@ -107,7 +107,7 @@ def explain_pg(system: ErrandsPgSystem, name: str) -> list[Plan]:
                 sql.SQL("{}::{}").format(sql.Literal(given[n]), sql.SQL(t))
                 for n, t in zip(names, types, strict=True)
             )
-            for mode in ("custom", "generic"):
+            for mode in ("custom",):
                 conn.execute(sql.SQL("SET plan_cache_mode = {}").format(sql.Literal(f"force_{mode}_plan")))
                 found = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE bench_claim ({})").format(args)).fetchone()
                 plans.append(_pg_plan(name, mode, found[0] if found else []))

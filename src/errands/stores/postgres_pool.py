@@ -57,11 +57,14 @@ class EventLogGate:
             for name, seconds in (timeouts or {}).items()
         )
         # No JIT: compiling a plan takes tens of milliseconds, and the planner asks for it when a
-        # claim's estimate grows with a large backlog. Whether any flow row constrains claims
-        # rides along too: most stores have none, and their claims then lock no flow rows.
+        # claim's estimate grows with a large backlog. Custom plans only: a prepared claim's generic
+        # plan (made without its LIMIT and lists) may join by scanning every job. Whether any flow
+        # row constrains claims rides along too: most stores have none, and their claims then lock
+        # no flow rows.
         flow = (f'EXISTS (SELECT 1 FROM "{schema}".flow WHERE concurrency IS NOT NULL OR rate_count IS NOT NULL'
                 " OR paused = 1) AS flow")
         self.begin_write = (f"BEGIN; SELECT {settings}set_config('jit', 'off', true) AS jit,"
+                            " set_config('plan_cache_mode', 'force_custom_plan', true) AS plans,"
                             f" pg_advisory_xact_lock_shared({self.key}) AS gate, {flow}, {CLOCK}")
         self._begin_read = (
             f"BEGIN; SET LOCAL lock_timeout = '{int(self.attempt * 1000)}ms';"
