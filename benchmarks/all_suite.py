@@ -1,6 +1,6 @@
 """Everything issue 12 measures, on both stores: the SQLite suite against huey and the PostgreSQL suite
 against pgqueuer (its fastest peer there), then the growth workloads (`growth.py`) and worker memory
-(`memory.py`) on each store, with errands' best drain setting."""
+(`memory.py`) on each store: growth with errands' best drain setting, memory with its defaults."""
 
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ class StoreResults:
 
 
 def extras(options: AllOptions, new: Factory, errands: Results, into: StoreResults) -> None:
-    """The growth workloads and worker memory, with errands' best drain setting."""
+    """The growth workloads, with errands' best drain setting, and worker memory with its defaults
+    (what users run: a worker's threads are its slots, so memory follows --concurrency)."""
     best_k = errands.best_drain.setting.concurrency
     if options.big:
         say(f"(e) growth: the first {options.jobs:,} jobs on an empty store, with {options.big_rows:,} queued, "
@@ -73,7 +74,7 @@ def extras(options: AllOptions, new: Factory, errands: Results, into: StoreResul
                 f"{'  PROBLEMS: ' if g.problems else ''}{'; '.join(g.problems)}")
     if options.memory:
         say(f"(f) one worker process through {options.memory_jobs:,} jobs: memory and CPU")
-        into.memory = memory.worker_memory(new, ErrandsSystem.setting(best_k, burst=True), options.memory_jobs)
+        into.memory = memory.worker_memory(new, ErrandsSystem.defaults_setting(), options.memory_jobs)
         marks = ", ".join(f"{m.rss_bytes / memory.MB:.1f} MB after {m.jobs:,}" for m in into.memory.marks)
         say(f"  {into.memory.setting.label}: {marks}; steady {into.memory.steady_cpu_us_per_job:.0f} µs CPU per job")
 
