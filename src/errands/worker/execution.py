@@ -131,6 +131,8 @@ def _ended_with_value(ex: Execution, value: Any) -> Outcome | None:
         return _outcome(ex, State.CANCELLED)  # the result of a cancelled job is discarded
     if isinstance(reason, LeaseLost):
         return None
+    if value is None:  # most tasks return nothing
+        return _outcome(ex, State.SUCCEEDED, result_json="null")
     name = ex.task.name if ex.task else ex.job.task
     try:
         text = to_json(value, f"the result of task {name!r}", ex.ctx.settings.max_result_bytes)
