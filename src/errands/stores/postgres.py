@@ -113,7 +113,8 @@ class PostgresStore(Store):
         if connection is not None or not produce.alone(new):
             return super().enqueue(new, connection)
         params = {**produce.fields(new), "run_at": new.run_at, "delay": new.delay,
-                  "data": produce.first_event_data(new), "gate": self._gate.key, "lock_timeout": self._lock_timeout}
+                  "data": produce.first_event_data(new.task), "gate": self._gate.key,
+                  "lock_timeout": self._lock_timeout}
         conn = self._getconn()
         try:
             row = conn.execute(self._queries["enqueue_job"], clean(params)).fetchone()

@@ -53,9 +53,20 @@ def fields(new: NewJob) -> dict[str, Any]:
             "lease_seconds": new.lease_seconds, "max_worker_losses": new.max_worker_losses}
 
 
-def first_event_data(new: NewJob) -> str:
-    """The data of a new job's first event (its state), as the event log stores it."""
-    return json.dumps({"task": new.task})
+def first_event_data(task: str) -> str:
+    """The data of a new job's first event (its state), as the event log stores it: the text SQLite's
+    trigger writes (migration 010) and PostgreSQL's insert statements are given."""
+    return json.dumps({"task": task}, ensure_ascii=False)
+
+
+def new_job(new: NewJob, job_id: int, now: float, run_at: float) -> Job:
+    """The job an insert of `new` stored with `job_id` at `now`, as `select_job` would read it back
+    (the table's defaults included): a plain enqueue reads no row back."""
+    return Job(job_id, new.task, new.queue, new.priority, json.loads(new.args_json),
+               State.SCHEDULED if run_at > now else State.QUEUED, 0, new.max_attempts, run_at, now,
+               unique_key=new.unique_key, notify=None if new.notify_json is None else json.loads(new.notify_json),
+               parent_id=new.parent_id, timeout=None if new.timeout is None else float(new.timeout),
+               lease_seconds=float(new.lease_seconds), max_worker_losses=new.max_worker_losses)
 
 
 def due_at(tx: Tx, new: NewJob) -> float:
@@ -78,7 +89,7 @@ def insert(tx: Tx, new: NewJob) -> tuple[Row, bool]:
     row, created, replaced = _insert_row(tx, new, state, run_at)
     if not created:
         return row, False
-    events = [event(row["id"], "state", state, {"task": new.task})]
+    events = []  # the job's first event is written by its insert statement
     for old in replaced:
         events.append(event(old["id"], "state", State.CANCELLED, {"reason": "replaced", "replaced_by": row["id"]}))
         events.extend(ended(tx, old, State.CANCELLED, None))
@@ -100,7 +111,7 @@ def _insert_row(tx: Tx, new: NewJob, state: State, run_at: float) -> tuple[Row, 
     replaced: list[Row] = []
     for _ in range(UNIQUE_KEY_TRIES):
         rows = tx.rows("insert_job", **fields(new), state=state.value, run_at=run_at, now=tx.now,
-                       unique_key=new.unique_key, parent_id=new.parent_id)
+                       unique_key=new.unique_key, parent_id=new.parent_id, data=first_event_data(new.task))
         if rows:
             return rows[0], True, replaced
         holder = tx.rows("find_unfinished_by_key", unique_key=new.unique_key)
@@ -116,19 +127,16 @@ def _insert_row(tx: Tx, new: NewJob, state: State, run_at: float) -> tuple[Row, 
 
 
 def insert_many(tx: Tx, jobs: Sequence[NewJob]) -> list[int]:
-    """Store many jobs; returns their ids in order. Plain jobs go in one statement."""
+    """Store many jobs; returns their ids in order. Plain jobs go in one statement (which writes
+    their first events too)."""
     if any(new.unique_key is not None or new.parent_id is not None for new in jobs):
         return [insert(tx, new)[0]["id"] for new in jobs]  # each may meet a key or parent
     due = [due_at(tx, new) for new in jobs]
     states = [State.SCHEDULED if run_at > tx.now else State.QUEUED for run_at in due]
-    data = {task: first_event_data(new) for task, new in {new.task: new for new in jobs}.items()}
+    data = {task: first_event_data(task) for task in {new.task for new in jobs}}
     rows = [
         [new.task, new.queue, new.priority, new.args_json, state.value, new.max_attempts, run_at,
          new.notify_json, new.timeout, new.lease_seconds, new.max_worker_losses, data[new.task]]
         for new, state, run_at in zip(jobs, states, due, strict=True)
     ]
-    ids = sorted(r["id"] for r in tx.rows("insert_jobs_bulk", jobs=json.dumps(rows), now=tx.now))
-    if not tx.events_in_writes:
-        insert_events(tx, [{"job_id": i, "kind": "state", "state": state.value, "data": data[new.task]}
-                           for i, new, state in zip(ids, jobs, states, strict=True)])
-    return ids
+    return sorted(r["id"] for r in tx.rows("insert_jobs_bulk", jobs=json.dumps(rows), now=tx.now))

@@ -3,7 +3,8 @@
 -- began. {schema} is the store's schema; {channel} the NOTIFY channel that wakes idle workers:
 -- every statement that makes a job claimable notifies it with the job's id (ids only, never data).
 
--- insert_job: store one new job, or nothing when an unfinished job holds its unique key
+-- insert_job: store one new job with its first event (%(data)s), or nothing when an unfinished job
+-- holds its unique key
 WITH job AS (
     INSERT INTO {schema}.jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
                                unique_key, notify, parent_id, timeout, lease_seconds, max_worker_losses)
@@ -11,6 +12,9 @@ WITH job AS (
             %(unique_key)s, %(notify)s, %(parent_id)s, %(timeout)s, %(lease_seconds)s, %(max_worker_losses)s)
     ON CONFLICT DO NOTHING
     RETURNING *
+), logged AS (
+    INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
+    SELECT id, created_at, 'state', state, %(data)s::json FROM job
 )
 SELECT job.*, CASE WHEN job.state = 'queued' THEN pg_notify({channel}, job.id::text) END AS notified FROM job;
 

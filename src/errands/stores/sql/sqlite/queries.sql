@@ -1,7 +1,8 @@
 -- Named statements of the SQLite store. Each opens with "-- name: purpose".
 -- Parameters are :named; :now is always the writer's clock, passed in by the store.
 
--- insert_job: store one new job, or nothing when an unfinished job holds its unique key
+-- insert_job: store one new job, or nothing when an unfinished job holds its unique key (the trigger
+-- jobs_first_event writes its first event: migration 010)
 INSERT INTO jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
                   unique_key, notify, parent_id, timeout, lease_seconds, max_worker_losses)
 VALUES (:task, :queue, :priority, :args, :state, :max_attempts, :run_at, :now,
@@ -9,9 +10,9 @@ VALUES (:task, :queue, :priority, :args, :state, :max_attempts, :run_at, :now,
 ON CONFLICT DO NOTHING
 RETURNING *;
 
--- insert_jobs_bulk: store many jobs (no unique keys, no parents) in one statement; :jobs is a JSON
--- array of [task, queue, priority, args, state, max_attempts, run_at, notify, timeout, lease_seconds,
--- max_worker_losses]
+-- insert_jobs_bulk: store many jobs (no unique keys, no parents) in one statement, with their first
+-- events (the trigger jobs_first_event); :jobs is a JSON array of [task, queue, priority, args, state,
+-- max_attempts, run_at, notify, timeout, lease_seconds, max_worker_losses]
 INSERT INTO jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
                   notify, timeout, lease_seconds, max_worker_losses)
 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, :now,
@@ -22,6 +23,13 @@ RETURNING id;
 -- find_unfinished_by_key: the unfinished job that already holds a unique key
 SELECT * FROM jobs
 WHERE unique_key = :unique_key AND state IN ('scheduled', 'queued', 'running');
+
+-- enqueue_job: store one job without a unique key or parent as a transaction of its own
+-- (autocommit), with its first event (the trigger jobs_first_event)
+INSERT INTO jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
+                  notify, timeout, lease_seconds, max_worker_losses)
+VALUES (:task, :queue, :priority, :args, :state, :max_attempts, :run_at, :now,
+        :notify, :timeout, :lease_seconds, :max_worker_losses);
 
 -- insert_event: append one line to a job's history
 INSERT INTO job_events (job_id, at, kind, state, data) VALUES (:job_id, :now, :kind, :state, :data);
