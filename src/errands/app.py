@@ -49,6 +49,8 @@ class Errands:
         self._secret: bytes | None = None
         self._periodic: list[NewSchedule] = []  # @app.periodic schedules, stored when the store opens
         self.queue_limits: dict[str, Limits] = {}  # app.queue(...) declarations, written by workers at start
+        # Per task, the fields of a job enqueued without options, with the settings they were made from.
+        self._plain: dict[str, tuple[Task, Settings, dict[str, Any]]] = {}
         notify_tasks.register(self)
 
     def __repr__(self) -> str:
@@ -191,7 +193,28 @@ class Errands:
         after: int | None = None,
     ) -> dict[str, Any]:
         """Every field of a new job but its arguments, checked. A delay is kept as given: the
-        store adds it to its own clock, so a caller's wrong clock does not move the job."""
+        store adds it to its own clock, so a caller's wrong clock does not move the job. Without
+        options they are the task's defaults, made once per task (and settings)."""
+        if (delay is None and run_at is None and priority is None and queue is None and unique_key is None
+                and unique is None and notify is None and after is None):
+            plain = self._plain.get(spec.name)
+            if plain is None or plain[0] is not spec or plain[1] is not self.settings:
+                plain = self._plain[spec.name] = (spec, self.settings, self._fields(spec))
+            return plain[2]
+        return self._fields(spec, delay, run_at, priority, queue, unique_key, unique, notify, after)
+
+    def _fields(
+        self,
+        spec: Task,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        unique_key: str | None = None,
+        unique: UniquePolicy | None = None,
+        notify: Mapping[str, Any] | None = None,
+        after: int | None = None,
+    ) -> dict[str, Any]:
         when: float | None = None
         if delay is not None and run_at is not None:
             raise BadArguments("give delay or run_at, not both")

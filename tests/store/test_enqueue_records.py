@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from errands import Errands
 from errands.job import NewJob, Outcome, State
 from errands.stores import Store
 from errands.stores.postgres import PostgresStore
@@ -79,3 +80,16 @@ def test_every_insert_path_writes_the_same_first_event(store: Store, task: str) 
     assert claimed.id == plain.id
     store.settle([Outcome(plain.id, claimed.lease_token or "", State.SUCCEEDED, result_json="1")])
     assert [e.state for e in store.events(child.id)] == [State.SCHEDULED, State.QUEUED]
+
+
+def test_an_enqueue_without_options_takes_the_tasks_defaults_and_the_current_settings(app: Errands) -> None:
+    @app.task(name="t", queue="q", priority=2, retries=1, timeout=9, notify={"webhook": "http://example.test/x"})
+    def t(ctx: object) -> None: ...
+
+    first = t.enqueue()
+    assert (first.queue, first.priority, first.max_attempts, first.timeout, first.lease_seconds) == ("q", 2, 2, 9.0,
+                                                                                                     30.0)
+    assert first.notify is not None and first.notify["webhook"] == ["http://example.test/x"]
+    app.settings = dataclasses.replace(app.settings, lease=12.0)
+    assert t.enqueue().lease_seconds == 12.0
+    assert t.enqueue(priority=5).priority == 5 and t.enqueue().priority == 2
