@@ -52,8 +52,8 @@ def claim(tx: Tx, worker_id: str, queues: Sequence[str] | None, limit: int,
         claimed = {"worker": worker_id}
         insert_events(tx, [event(r["id"], "state", State.RUNNING,
                                  claimed | {"attempt": r["attempt"], "task": r["task"]}) for r in rows])
+    rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
     jobs = [job_from_row(r) for r in rows]
-    jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
     return jobs, None if gate is None else gate.retry_in()
 
 
@@ -133,7 +133,10 @@ def settle(tx: Tx, outcomes: Sequence[Outcome], follow_ups: FollowUps | None) ->
         return [settle(tx, [o], follow_ups)[0] for o in outcomes]
     if not outcomes:
         return []
-    rows = tx.rows("settle_many", outcomes=json.dumps([_settle_item(o) for o in outcomes]), now=tx.now)
+    # Not ASCII-escaped: text the store cannot hold (a lone surrogate) is refused here, as a plain
+    # parameter would be, rather than stored escaped and unreadable.
+    items = json.dumps([_settle_item(o) for o in outcomes], ensure_ascii=False)
+    rows = tx.rows("settle_many", outcomes=items, now=tx.now)
     settled = {r["id"]: r for r in rows}
     by_id = {o.job_id: o for o in outcomes}
     events = [] if tx.events_in_writes else [event(i, "state", by_id[i].state, _event_data(by_id[i]))

@@ -31,6 +31,8 @@ class ListenWatcher:
     after a reconnect returns True at once, since notifications sent meanwhile are lost.
     One thread waits; `poke` may be called from any thread."""
 
+    announces_jobs = True  # the store notifies only when a job becomes claimable
+
     def __init__(self, connect: Callable[[], psycopg.Connection[Any]], channel: str) -> None:
         self._connect = connect
         self._channel = channel
@@ -128,6 +130,8 @@ class ListenWatcher:
 
 class PollWatcher:
     """No LISTEN: sleeps `interval` (or until poked), then lets the worker look again."""
+
+    announces_jobs = False
 
     def __init__(self, interval: float) -> None:
         self._interval = interval

@@ -44,6 +44,8 @@ def _inotify_fd(path: str) -> int | None:
 class DataVersionWatcher:
     """Waits for commits by other connections. Owns its connection; one waiting thread."""
 
+    announces_jobs = False  # any commit wakes it, a claimable job or not
+
     def __init__(self, conn: sqlite3.Connection, database: str, poll_interval: float) -> None:
         self._conn = conn
         self._poll_interval = poll_interval

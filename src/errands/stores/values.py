@@ -33,6 +33,11 @@ class Tx(Protocol):
 
 
 class ChangeWatcher(Protocol):
+    # True when a wake-up means a job became claimable (PostgreSQL's NOTIFY is sent only then), so
+    # a worker claims at once; False when it means only that something changed (SQLite's data
+    # version), so a worker looks before it takes the write lock.
+    announces_jobs: bool
+
     def wait(self, timeout: float) -> bool:
         """Block until another connection may have changed the store, or timeout."""
         ...

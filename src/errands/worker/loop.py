@@ -169,16 +169,17 @@ class Worker:
     def _claim_loop(self) -> None:
         watcher = self._watcher = self.store.watch()
         delays = pauses(0.05, 5.0)
-        idle = False
+        idle = announced = False
         try:
             while not self._stopping.is_set():
                 free = self._wait_for_room()
                 if not free:
                     continue
                 try:
-                    # Woken from idle by some commit: look before taking the write lock, so
-                    # idle workers do not all queue for the lock on every commit anywhere.
-                    ready = not idle or self.store.ready(self.config.queues, self.tasks).due
+                    # Woken from idle by some commit: look before taking the write lock, so idle
+                    # workers do not all queue for the lock on every commit anywhere; a watcher
+                    # that announces claimable jobs (PostgreSQL's NOTIFY) needs no look.
+                    ready = not idle or announced or self.store.ready(self.config.queues, self.tasks).due
                     jobs = self._settle_and_claim(free) if ready else []
                     delays = pauses(0.05, 5.0)
                 except StoreError as exc:
@@ -194,7 +195,8 @@ class Worker:
                 if self.config.burst and self._idle():
                     log.info("worker %s: nothing left to do (burst)", self.id)
                     return
-                watcher.wait(min(self.config.idle_wait, self._opens_in or self.config.idle_wait))
+                woken = watcher.wait(min(self.config.idle_wait, self._opens_in or self.config.idle_wait))
+                announced = woken and watcher.announces_jobs
         finally:
             watcher.close()
 
