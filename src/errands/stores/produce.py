@@ -127,16 +127,30 @@ def _insert_row(tx: Tx, new: NewJob, state: State, run_at: float) -> tuple[Row, 
 
 
 def insert_many(tx: Tx, jobs: Sequence[NewJob]) -> list[int]:
-    """Store many jobs; returns their ids in order. Plain jobs go in one statement (which writes
-    their first events too)."""
+    """Store many jobs; returns their ids in order. Plain jobs go in one statement per run of jobs
+    alike but for their arguments (one for a whole `enqueue_many`), which writes their first
+    events too."""
     if any(new.unique_key is not None or new.parent_id is not None for new in jobs):
         return [insert(tx, new)[0]["id"] for new in jobs]  # each may meet a key or parent
-    due = [due_at(tx, new) for new in jobs]
-    states = [State.SCHEDULED if run_at > tx.now else State.QUEUED for run_at in due]
-    data = {task: first_event_data(task) for task in {new.task for new in jobs}}
-    rows = [
-        [new.task, new.queue, new.priority, new.args_json, state.value, new.max_attempts, run_at,
-         new.notify_json, new.timeout, new.lease_seconds, new.max_worker_losses, data[new.task]]
-        for new, state, run_at in zip(jobs, states, due, strict=True)
-    ]
-    return sorted(r["id"] for r in tx.rows("insert_jobs_bulk", jobs=json.dumps(rows), now=tx.now))
+    ids: list[int] = []
+    for first, args in _runs(jobs):
+        run_at = due_at(tx, first)
+        params = fields(first)
+        params.update(args=json.dumps(args), state="scheduled" if run_at > tx.now else "queued", run_at=run_at,
+                      now=tx.now, data=first_event_data(first.task))
+        ids.extend(sorted(r["id"] for r in tx.rows("insert_jobs_bulk", **params)))
+    return ids
+
+
+def _runs(jobs: Sequence[NewJob]) -> list[tuple[NewJob, list[str]]]:
+    """The jobs as runs alike but for their arguments: (the run's first job, every job's arguments)."""
+    runs: list[tuple[NewJob, list[str]]] = []
+    shape: tuple[Any, ...] = ()
+    for new in jobs:
+        key = (new.task, new.queue, new.priority, new.max_attempts, new.run_at, new.delay, new.notify_json,
+               new.timeout, new.lease_seconds, new.max_worker_losses)
+        if key != shape:
+            runs.append((new, []))
+            shape = key
+        runs[-1][1].append(new.args_json)
+    return runs

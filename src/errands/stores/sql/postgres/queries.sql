@@ -42,24 +42,21 @@ WITH began AS MATERIALIZED (
 )
 SELECT job.*, CASE WHEN job.state = 'queued' THEN pg_notify({channel}, job.id::text) END AS notified FROM job;
 
--- insert_jobs_bulk: store many jobs (no unique keys, no parents) and their first events in one
--- statement, waking idle workers once; %(jobs)s is a JSON array of [task, queue, priority, args, state,
--- max_attempts, run_at, notify, timeout, lease_seconds, max_worker_losses, event data]
+-- insert_jobs_bulk: store many jobs alike but for their arguments (no unique keys, no parents) and
+-- their first events (%(data)s) in one statement, waking idle workers once; %(args)s is a JSON array
+-- of their arguments as strings, in the order ids are given out (the caller sorts the ids back to its list)
 WITH inserted AS (
     INSERT INTO {schema}.jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
                                notify, timeout, lease_seconds, max_worker_losses)
-    SELECT j ->> 0, j ->> 1, (j ->> 2)::integer, (j ->> 3)::json, j ->> 4, (j ->> 5)::integer,
-           (j ->> 6)::double precision, %(now)s, (j ->> 7)::json, (j ->> 8)::double precision,
-           (j ->> 9)::double precision, (j ->> 10)::integer
-    FROM json_array_elements(%(jobs)s::json) WITH ORDINALITY AS e(j, position)
-    ORDER BY position  -- ids are given out in this order: the caller sorts them back to its list
+    SELECT %(task)s::text, %(queue)s::text, %(priority)s::integer, a.args::json, %(state)s::text,
+           %(max_attempts)s::integer, %(run_at)s::float8, %(now)s::float8, %(notify)s::json, %(timeout)s::float8,
+           %(lease_seconds)s::float8, %(max_worker_losses)s::integer
+    FROM json_array_elements_text(%(args)s::json) WITH ORDINALITY AS a(args, position)
+    ORDER BY position
     RETURNING id, state
 ), logged AS (
     INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
-    SELECT i.id, %(now)s, 'state', i.state, (e.j ->> 11)::json
-    FROM (SELECT id, state, row_number() OVER (ORDER BY id) AS position FROM inserted) i
-    JOIN json_array_elements(%(jobs)s::json) WITH ORDINALITY AS e(j, position) USING (position)
-    ORDER BY i.id
+    SELECT id, %(now)s, 'state', state, %(data)s::json FROM inserted ORDER BY id
 ), woken AS (
     SELECT pg_notify({channel}, min(id)::text) FROM inserted WHERE state = 'queued'
 )

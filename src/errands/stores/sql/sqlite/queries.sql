@@ -10,14 +10,14 @@ VALUES (:task, :queue, :priority, :args, :state, :max_attempts, :run_at, :now,
 ON CONFLICT DO NOTHING
 RETURNING *;
 
--- insert_jobs_bulk: store many jobs (no unique keys, no parents) in one statement, with their first
--- events (the trigger jobs_first_event); :jobs is a JSON array of [task, queue, priority, args, state,
--- max_attempts, run_at, notify, timeout, lease_seconds, max_worker_losses]
+-- insert_jobs_bulk: store many jobs alike but for their arguments (no unique keys, no parents) in one
+-- statement, with their first events (the trigger jobs_first_event); :args is a JSON array of their
+-- arguments as strings, in the order ids are given out
 INSERT INTO jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
                   notify, timeout, lease_seconds, max_worker_losses)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, :now,
-       value ->> 7, value ->> 8, value ->> 9, value ->> 10
-FROM json_each(:jobs)
+SELECT :task, :queue, :priority, value, :state, :max_attempts, :run_at, :now,
+       :notify, :timeout, :lease_seconds, :max_worker_losses
+FROM json_each(:args)
 RETURNING id;
 
 -- find_unfinished_by_key: the unfinished job that already holds a unique key
