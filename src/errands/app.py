@@ -7,6 +7,7 @@ Every method is synchronous and safe to call from any thread; each has an
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -166,14 +167,13 @@ class Errands:
         Options (delay, priority, queue, notify, ...) apply to every job."""
         spec = task if isinstance(task, Task) else self.get_task(task)
         shared = self._job_fields(spec, **options)
-        news = []
-        for number, args in enumerate(many_args):
-            try:
-                text = spec.encode_args(args, self.settings.max_args_bytes)
-            except BadArguments as exc:
-                raise BadArguments(f"{exc} (item {number} of many_args)") from None
-            news.append(NewJob(args_json=text, **shared))
-        return self.store.enqueue_many(news)
+        items = many_args if isinstance(many_args, list) else list(many_args)
+        text = spec.encode_many(items, self.settings.max_args_bytes)
+        if shared["unique_key"] is None and shared["parent_id"] is None:
+            return self.store.enqueue_alike(NewJob(args_json=text, **shared))
+        # Each job meets the key or the parent on its own: stored one by one, in one transaction.
+        return self.store.enqueue_many([NewJob(args_json=to_json(args, "arguments", self.settings.max_args_bytes),
+                                               **shared) for args in json.loads(text)])
 
     def _new_job(self, task: str | Task, args: Mapping[str, Any] | None, **options: Any) -> NewJob:
         spec = task if isinstance(task, Task) else self.get_task(task)

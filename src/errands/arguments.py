@@ -61,16 +61,17 @@ def _cannot_check(task: str, param: str, exc: Exception) -> None:
 
 def arguments_adapter(
     name: str, fn: Callable[..., Any], params: list[inspect.Parameter]
-) -> tuple[TypeAdapter[Any], bool]:
-    """A validator of the arguments a job names (a TypedDict typed by the function's hints) and
-    whether any hint checks something. Unannotated parameters take any JSON; so does a hint errands
-    cannot check (it does not resolve, or pydantic cannot build it), with a warning."""
+) -> tuple[TypeAdapter[Any], bool, Callable[[], TypeAdapter[Any]]]:
+    """A validator of the arguments a job names (a TypedDict typed by the function's hints), whether
+    any hint checks something, and a maker of the validator of a list of such arguments (for many
+    jobs at once). Unannotated parameters take any JSON; so does a hint errands cannot check (it does
+    not resolve, or pydantic cannot build it), with a warning."""
     hints = type_hints(name, fn)
     named = [p for p in params if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
     types = {p.name: hints.get(p.name, Any) for p in named}
     more = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
-    def build() -> TypeAdapter[Any]:
+    def build() -> Any:
         fields = {
             p.name: Required[types[p.name]] if p.default is inspect.Parameter.empty else NotRequired[types[p.name]]
             for p in named
@@ -78,10 +79,11 @@ def arguments_adapter(
         make: Any = TypedDict  # built at run time from the signature
         typed = make(f"{name} arguments", fields)
         typed.__pydantic_config__ = ConfigDict(strict=True, extra="allow" if more else "forbid")
-        return TypeAdapter(typed)
+        return typed
 
     try:
-        adapter = build()
+        typed = build()
+        adapter = TypeAdapter(typed)
     except Exception:  # find the hints pydantic cannot build, accept any JSON for them, build again
         for param, hint in types.items():
             try:
@@ -89,5 +91,6 @@ def arguments_adapter(
             except Exception as exc:
                 _cannot_check(name, param, exc)
                 types[param] = Any
-        adapter = build()
-    return adapter, any(t is not Any for t in types.values())
+        typed = build()
+        adapter = TypeAdapter(typed)
+    return adapter, any(t is not Any for t in types.values()), lambda: TypeAdapter(list[typed])  # type: ignore[valid-type]

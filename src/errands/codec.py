@@ -21,3 +21,17 @@ def to_json(value: Any, what: str, limit: int) -> str:
     if len(text) > limit:
         raise BadArguments(f"{what} is {len(text):,} bytes as JSON, over the limit of {limit:,}")
     return text
+
+
+def encode(items: list[Any], limit: int) -> str:
+    """A list as compact JSON, strictly (no NaN, no pickling), each item at most `limit` characters as
+    JSON: encoded at once, then in halves while a part is over the limit, down to one item (raises
+    ValueError when one is over, TypeError or ValueError when one is not JSON)."""
+    text = _ENCODER.encode(items)
+    if len(text) <= limit + 2:  # no item can be longer than the whole
+        return text
+    if len(items) == 1:
+        raise ValueError("over the limit")
+    half = len(items) // 2
+    head, tail = encode(items[:half], limit), encode(items[half:], limit)
+    return f"{head[:-1]},{tail[1:]}"

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from errands import Errands
+from errands import BadArguments, Errands
 from errands.job import NewJob, Outcome, State
 from errands.stores import Store
 from errands.stores.postgres import PostgresStore
@@ -93,3 +93,59 @@ def test_an_enqueue_without_options_takes_the_tasks_defaults_and_the_current_set
     app.settings = dataclasses.replace(app.settings, lease=12.0)
     assert t.enqueue().lease_seconds == 12.0
     assert t.enqueue(priority=5).priority == 5 and t.enqueue().priority == 2
+
+
+EDGES: list[dict[str, Any]] = [
+    {"n": 1, "sent": 0.0}, {}, {"a": []}, {"s": "q\"b\\s/\n\t\x01\x7f é 😀 \u2028 \u0000"},
+    {"k\"ey\n": {"x": [1, 2.5, -0.0, 1e-07, 1e100, 1.7976931348623157e308, 123456789012345678901234567890, -5]}},
+    {"t": True, "f": False, "z": None, "nested": [{"a": {"b": [[], {}]}}]}, {"big": 2**70, "tiny": 5e-324},
+]
+
+
+def args_texts(store: Store, ids: list[int]) -> list[str]:
+    sql = "SELECT args::text FROM {}jobs WHERE id = ANY(%s) ORDER BY id"
+    if store.url.startswith("sqlite"):
+        with sqlite3.connect(store.url.split("///", 1)[1]) as conn:
+            return [r[0] for r in conn.execute(f"SELECT args FROM jobs WHERE id IN ({','.join(map(str, ids))}) "
+                                               "ORDER BY id")]
+    assert isinstance(store, PostgresStore)
+    with psycopg.connect(store.url.split("?", 1)[0]) as pg:
+        return [r[0] for r in pg.execute(sql.format(f"{store.schema}."), (ids,))]
+
+
+def test_many_jobs_keep_their_arguments_as_one_by_one_would(app: Errands) -> None:
+    @app.task(name="t")
+    def t(ctx: object, **args: Any) -> None: ...
+
+    ids = app.enqueue_many(t, EDGES)
+    singles = [t.enqueue(**args).id for args in EDGES]
+    assert args_texts(app.store, ids) == args_texts(app.store, singles)
+    assert [app.get(i).args for i in ids] == [app.get(i).args for i in singles]  # (PostgreSQL reads \u0000 as U+FFFD)
+    assert [e.data for i in ids for e in app.events(i)] == [{"task": "t"}] * len(EDGES)
+
+
+def test_many_jobs_name_the_item_that_does_not_fit(app: Errands) -> None:
+    @app.task(name="t")
+    def t(ctx: object, n: int, s: str = "") -> None: ...
+
+    app.settings = dataclasses.replace(app.settings, max_args_bytes=100)
+    fine = [{"n": i, "s": "x" * 50} for i in range(40)]  # 2,600 characters in all, each under the limit
+    assert len(app.enqueue_many(t, fine)) == 40
+    bads: list[tuple[dict[str, Any], str]] = [
+        ({"n": 1, "s": "x" * 200}, "over the limit"), ({"n": float("nan")}, "JSON"), ({"n": "1"}, "argument 'n'"),
+        ({"m": 1}, "missing a required argument"), ({"n": 1, "m": 1}, "unexpected keyword"), ({"n": object()}, "JSON"),
+    ]
+    for bad, why in bads:
+        with pytest.raises(BadArguments, match=rf"{why}.*\(item 7 of many_args\)"):
+            app.enqueue_many(t, [*fine[:7], bad, *fine[7:]])
+    assert len(app.list_jobs(limit=1000)) == 40
+    with pytest.raises(ValueError, match="unique key"):
+        app.store.enqueue_alike(NewJob(task="t", args_json="[{}]", unique_key="k"))
+
+
+def test_many_jobs_under_one_unique_key_are_one_job(app: Errands) -> None:
+    @app.task(name="t")
+    def t(ctx: object, n: int) -> None: ...
+
+    ids = app.enqueue_many(t, [{"n": 1}, {"n": 2}], unique_key="k")
+    assert ids[0] == ids[1] and app.get(ids[0]).args == {"n": 1}

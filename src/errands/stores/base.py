@@ -80,6 +80,15 @@ class Store(abc.ABC):
         with self._transaction() as tx:
             return produce.insert_many(tx, jobs)
 
+    def enqueue_alike(self, new: NewJob) -> list[int]:
+        """Store one job per element of `new.args_json`, a JSON array of argument objects, each job
+        otherwise as `new` says (it has no unique key and no parent), in one transaction, all or
+        nothing; returns their ids in order."""
+        if not produce.alone(new):
+            raise ValueError("enqueue_alike stores jobs without a unique key or a parent")
+        with self._transaction() as tx:
+            return produce.insert_alike(tx, new, new.args_json)
+
     # -- worker ---------------------------------------------------------------------
 
     def claim(self, worker_id: str, queues: Sequence[str] | None, limit: int, tasks: Sequence[str] | None = None,

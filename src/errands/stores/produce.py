@@ -128,18 +128,24 @@ def _insert_row(tx: Tx, new: NewJob, state: State, run_at: float) -> tuple[Row, 
 
 def insert_many(tx: Tx, jobs: Sequence[NewJob]) -> list[int]:
     """Store many jobs; returns their ids in order. Plain jobs go in one statement per run of jobs
-    alike but for their arguments (one for a whole `enqueue_many`), which writes their first
-    events too."""
+    alike but for their arguments (`insert_alike`)."""
     if any(new.unique_key is not None or new.parent_id is not None for new in jobs):
         return [insert(tx, new)[0]["id"] for new in jobs]  # each may meet a key or parent
     ids: list[int] = []
     for first, args in _runs(jobs):
-        run_at = due_at(tx, first)
-        params = fields(first)
-        params.update(args=json.dumps(args), state="scheduled" if run_at > tx.now else "queued", run_at=run_at,
-                      now=tx.now, data=first_event_data(first.task))
-        ids.extend(sorted(r["id"] for r in tx.rows("insert_jobs_bulk", **params)))
+        ids.extend(insert_alike(tx, first, json.dumps(args)))
     return ids
+
+
+def insert_alike(tx: Tx, new: NewJob, args: str) -> list[int]:
+    """Store one job per element of `args` (a JSON array of the jobs' arguments, as objects or as
+    strings), each otherwise as `new` says (no unique key, no parent), in one statement that writes
+    their first events too; returns their ids in order."""
+    run_at = due_at(tx, new)
+    params = fields(new)
+    params.update(args=args, state="scheduled" if run_at > tx.now else "queued", run_at=run_at, now=tx.now,
+                  data=first_event_data(new.task))
+    return sorted(r["id"] for r in tx.rows("insert_jobs_bulk", **params))
 
 
 def _runs(jobs: Sequence[NewJob]) -> list[tuple[NewJob, list[str]]]:
