@@ -25,13 +25,20 @@ def to_json(value: Any, what: str, limit: int) -> str:
 
 def encode(items: list[Any], limit: int) -> str:
     """A list as compact JSON, strictly (no NaN, no pickling), each item at most `limit` characters as
-    JSON: encoded at once, then in halves while a part is over the limit, down to one item (raises
-    ValueError when one is over, TypeError or ValueError when one is not JSON)."""
-    text = _ENCODER.encode(items)
-    if len(text) <= limit + 2:  # no item can be longer than the whole
-        return text
-    if len(items) == 1:
-        raise ValueError("over the limit")
-    half = len(items) // 2
-    head, tail = encode(items[:half], limit), encode(items[half:], limit)
-    return f"{head[:-1]},{tail[1:]}"
+    JSON (ValueError when one is over; TypeError or ValueError when one is not JSON). Encoded in
+    chunks of at most `limit` characters, so each item is encoded about once: a chunk over it is
+    encoded again in quarters, down to a single item."""
+    parts: list[str] = []
+    start, size = 0, 1000
+    while start < len(items):
+        chunk = items[start:start + size]
+        text = _ENCODER.encode(chunk)
+        if len(text) > limit + 2:
+            if len(chunk) == 1:
+                raise ValueError(f"item {start} is over the limit")
+            size = max(len(chunk) // 4, 1)
+            continue
+        parts.append(text[1:-1])
+        start += len(chunk)
+        size = max(len(chunk) * limit // (2 * len(text)), 1)  # chunks of about half the limit
+    return f"[{','.join(parts)}]"
