@@ -92,7 +92,7 @@ class Worker:
         # The tasks this worker claims: those its app knew when it started (notifications included).
         # A job of any other task is left for a worker that knows it, never failed here.
         self.tasks = tuple(sorted(registry))
-        self.settler = Settler(self.store, self._settled)
+        self.settler = Settler(self.store, self._settled, self._maybe_done)
         self.maintenance = Maintenance(self.store, self.id, settings, config.maintenance_interval)
         self.supervisor = Supervisor(
             self.store,
@@ -302,8 +302,14 @@ class Worker:
             if self._room():  # wake the claim loop only when a claim is due (not on every job)
                 self._slot_freed.notify_all()
             last = not self._running
-        if last and self.config.burst and self._watcher is not None:
-            self._watcher.poke()  # a burst worker may be done: look now, not after idle_wait
+        if last:
+            self._maybe_done()
+
+    def _maybe_done(self) -> None:
+        """A burst worker may be done when its last job ends and when its last outcome is recorded
+        (whichever comes second): its claim loop looks now, not after idle_wait."""
+        if self.config.burst and self._watcher is not None and not self._running:
+            self._watcher.poke()
 
     def _settled(self, outcomes: list[Outcome], accepted: list[bool]) -> None:
         """One line per recorded outcome, once its batch is committed: INFO for a job that ended

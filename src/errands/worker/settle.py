@@ -27,9 +27,11 @@ class Settler:
     """`on_settled(outcomes, accepted)` is called once per recorded batch, after its commit, on the
     thread that recorded it (the settler's own, or the claim loop's through `recorded`)."""
 
-    def __init__(self, store: Store, on_settled: Callable[[list[Outcome], list[bool]], None]) -> None:
+    def __init__(self, store: Store, on_settled: Callable[[list[Outcome], list[bool]], None],
+                 on_idle: Callable[[], None] | None = None) -> None:
         self._store = store
         self._on_settled = on_settled
+        self._on_idle = on_idle  # called when the last pending outcome is recorded
         self._queue: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
         self._pending = 0
         self._idle = threading.Condition()
@@ -77,6 +79,9 @@ class Settler:
         with self._idle:
             self._pending -= len(outcomes)
             self._idle.notify_all()
+            idle = self._pending == 0
+        if idle and outcomes and self._on_idle is not None:
+            self._on_idle()
 
     def close(self, timeout: float | None = None) -> None:
         self._queue.put(None)
