@@ -149,3 +149,15 @@ def test_many_jobs_under_one_unique_key_are_one_job(app: Errands) -> None:
 
     ids = app.enqueue_many(t, [{"n": 1}, {"n": 2}], unique_key="k")
     assert ids[0] == ids[1] and app.get(ids[0]).args == {"n": 1}
+
+
+def test_many_jobs_alike_count_a_delay_from_their_creation(app: Errands) -> None:
+    @app.task(name="t")
+    def t(ctx: object, n: int) -> None: ...
+
+    later = [app.get(i) for i in app.enqueue_many(t, [{"n": 1}, {"n": 2}], delay=45)]
+    now = [app.get(i) for i in app.enqueue_many(t, [{"n": 3}], delay=0)]
+    assert [j.state for j in later + now] == [State.SCHEDULED, State.SCHEDULED, State.QUEUED]
+    assert all(abs((j.run_at - j.created_at).total_seconds() - 45) < 0.001 for j in later)
+    assert now[0].run_at == now[0].created_at
+    assert [[e.state for e in app.events(j.id)] for j in later + now] == [[State.SCHEDULED]] * 2 + [[State.QUEUED]]

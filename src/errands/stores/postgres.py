@@ -125,6 +125,23 @@ class PostgresStore(Store):
         assert row is not None
         return job_from_row(row), True
 
+    def enqueue_alike(self, new: NewJob) -> list[int]:
+        """`Store.enqueue_alike` as one statement in autocommit, its clock and the event-log gate
+        taken inside it (as `enqueue`): one round trip instead of three."""
+        if not produce.alone(new):
+            return super().enqueue_alike(new)
+        params = {**produce.fields(new), "run_at": new.run_at, "delay": new.delay,
+                  "data": produce.first_event_data(new.task), "gate": self._gate.key,
+                  "lock_timeout": self._lock_timeout}
+        conn = self._getconn()
+        try:
+            rows = conn.execute(self._queries["enqueue_jobs"], clean(params)).fetchall()
+        except psycopg.Error as exc:
+            raise self._translate(exc) from exc
+        finally:
+            self._pool.putconn(conn)
+        return sorted(row["id"] for row in rows)
+
     # -- connections --------------------------------------------------------------
 
     def _connect(self) -> Connection:

@@ -62,6 +62,32 @@ WITH inserted AS (
 )
 SELECT id, (SELECT count(*) FROM woken) AS notified FROM inserted;
 
+-- enqueue_jobs: store many jobs alike but for their arguments (no unique keys, no parents) with their
+-- first events as a transaction of its own (autocommit: one round trip), the gate and the clock
+-- taken first as in enqueue_job; %(args)s is a JSON array of their arguments (objects), in the
+-- order ids are given out
+WITH began AS MATERIALIZED (
+    SELECT set_config('lock_timeout', %(lock_timeout)s, true) AS lock_timeout,
+           pg_advisory_xact_lock_shared(%(gate)s) AS gate, extract(epoch FROM clock_timestamp())::float8 AS now
+), due AS (
+    SELECT now, coalesce(%(run_at)s::float8, now + %(delay)s::float8, now) AS run_at FROM began
+), inserted AS (
+    INSERT INTO {schema}.jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
+                               notify, timeout, lease_seconds, max_worker_losses)
+    SELECT %(task)s::text, %(queue)s::text, %(priority)s::integer, a.args::json,
+           CASE WHEN run_at > now THEN 'scheduled' ELSE 'queued' END, %(max_attempts)s::integer, run_at, now,
+           %(notify)s::json, %(timeout)s::float8, %(lease_seconds)s::float8, %(max_worker_losses)s::integer
+    FROM due, json_array_elements_text(%(args)s::json) WITH ORDINALITY AS a(args, position)
+    ORDER BY position
+    RETURNING id, state, created_at
+), logged AS (
+    INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
+    SELECT id, created_at, 'state', state, %(data)s::json FROM inserted ORDER BY id
+), woken AS (
+    SELECT pg_notify({channel}, min(id)::text) FROM inserted WHERE state = 'queued'
+)
+SELECT id, (SELECT count(*) FROM woken) AS notified FROM inserted;
+
 -- find_unfinished_by_key: the unfinished job that already holds a unique key
 SELECT * FROM {schema}.jobs
 WHERE unique_key = %(unique_key)s AND state IN ('scheduled', 'queued', 'running');
