@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..job import FINISHED, Job, Outcome, Progress, State
+from ..job import FINISHED, Job, Outcome, Progress
 from . import flow
 from .aftermath import FollowUps
 from .produce import ended, insert_events
@@ -48,10 +48,8 @@ def claim(tx: Tx, worker_id: str, queues: Sequence[str] | None, limit: int,
             break
     if gate is not None:
         gate.save(tx)
-    if not tx.events_in_writes:
-        claimed = {"worker": worker_id}
-        insert_events(tx, [event(r["id"], "state", State.RUNNING,
-                                 claimed | {"attempt": r["attempt"], "task": r["task"]}) for r in rows])
+    if rows and not tx.events_in_writes:
+        tx.run("log_claimed", ids=json.dumps([r["id"] for r in rows]), now=tx.now)
     rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
     jobs = [job_from_row(r) for r in rows]
     return jobs, None if gate is None else gate.retry_in()
@@ -139,8 +137,9 @@ def settle(tx: Tx, outcomes: Sequence[Outcome], follow_ups: FollowUps | None) ->
     rows = tx.rows("settle_many", outcomes=items, now=tx.now)
     settled = {r["id"]: r for r in rows}
     by_id = {o.job_id: o for o in outcomes}
-    events = [] if tx.events_in_writes else [event(i, "state", by_id[i].state, _event_data(by_id[i]))
-                                             for i in sorted(settled)]
+    if settled and not tx.events_in_writes:
+        tx.run("log_settled", outcomes=items, ids=json.dumps(sorted(settled)), now=tx.now)
+    events: list[dict[str, Any]] = []
     for job_id in sorted(settled):  # what follows a job's end: rare, so read its row only then
         r = settled[job_id]
         if by_id[job_id].state in FINISHED and (r["notifies"] or r["has_children"]):

@@ -26,3 +26,17 @@ FROM (
 ) AS o
 WHERE jobs.id = o.job_id AND jobs.lease_token = o.lease_token AND jobs.state = 'running'
 RETURNING id, state, notify IS NOT NULL AS notifies, has_children;
+
+-- log_settled: the 'state' event of each job settle_many just ended (:ids, a JSON array), in id
+-- order, with the data its outcome carries in :outcomes
+INSERT INTO job_events (job_id, at, kind, state, data)
+SELECT json_extract(value, '$.job_id'), :now, 'state', json_extract(value, '$.state'), json_extract(value, '$.data')
+FROM json_each(:outcomes)
+WHERE json_extract(value, '$.job_id') IN (SELECT value FROM json_each(:ids))
+ORDER BY json_extract(value, '$.job_id');
+
+-- log_claimed: the 'running' event of each job a claim just leased (:ids, a JSON array), in id order
+INSERT INTO job_events (job_id, at, kind, state, data)
+SELECT id, :now, 'state', 'running', json_object('worker', lease_owner, 'attempt', attempt, 'task', task)
+FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
+ORDER BY id;
