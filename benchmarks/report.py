@@ -109,7 +109,7 @@ def render(options: Options, errands: Results, huey: Results, machine: str) -> s
         f"Bulk: errands {ErrandsSystem.bulk_method}; huey {HueySystem.bulk_method}.",
         "Drain: from starting the workers until errands' `--burst` workers both exited (every outcome "
         "recorded); for huey until the last line was written (huey has no burst mode). Both systems keep "
-        "their default logging (two INFO lines per job); the quiet runs below show what that costs.",
+        "their default logging (errands one INFO line per job, huey two); the quiet runs below show what that costs.",
         f"Latency and idle rows: errands {errands.latencies[0].setting.label}; "
         f"huey {huey.latencies[0].setting.label} (polling every {options.huey_poll * 1000:g} ms, "
         "like errands' default `poll_interval`).",
