@@ -1,6 +1,7 @@
 """Periodic jobs across real worker processes: every fire time of an `every=1` schedule runs exactly
 once and none is missed, with workers starting together, a leader SIGKILLed, and a clock off by two
-minutes. Counted from the tasks' own records (a file each run appends its fire time to)."""
+minutes (a run cut short by the kill runs again once rescued, as any job). Counted from the tasks'
+own records (a file each run appends its fire time to)."""
 
 from __future__ import annotations
 
@@ -77,7 +78,10 @@ def watch(url: str, tmp_path: Path, *, kill_leader: bool = False, skewed: bool =
             w.wait(30)
     jobs = app.list_jobs(task="tick", limit=1000)
     counted = runs(out)
-    assert {n for n in counted.values()} == {1}, [slot for slot, n in counted.items() if n > 1]
+    # One job per fire time, each run once; a run whose worker was killed after the task wrote its
+    # line but before the outcome was recorded runs again once rescued (at least once, as any job).
+    rescued = {int(j.scheduled_for.timestamp()) for j in jobs if j.worker_losses and j.scheduled_for is not None}
+    assert all(n == 1 or (n == 2 and slot in rescued) for slot, n in counted.items()), counted
     assert all(j.state == State.SUCCEEDED for j in jobs)
     slots = sorted(int(j.scheduled_for.timestamp()) for j in jobs if j.scheduled_for is not None)
     assert sorted(counted) == slots, "a run without its job, or a job without its run"
