@@ -11,8 +11,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter  # type: ignore[import-untyped]
-
 from .errors import BadArguments
 from .job import NewJob, from_timestamp
 
@@ -41,6 +39,8 @@ class Timing:
             if not math.isfinite(self.every) or self.every < 1:
                 raise BadArguments(f"every must be at least 1 second, got {self.every!r}")
         else:
+            from croniter import croniter  # type: ignore[import-untyped]  # here: workers without cron skip it
+
             if not isinstance(self.cron, str) or not croniter.is_valid(self.cron):
                 raise BadArguments(f"not a cron expression: {self.cron!r} (e.g. '*/5 * * * *')")
             croniter(self.cron, datetime.fromtimestamp(0, zone))
@@ -53,6 +53,8 @@ class Timing:
             last = math.floor(until / self.every)
             return [k * self.every for k in range(first, min(last, first + limit - 1) + 1)]
         assert self.cron is not None
+        from croniter import croniter
+
         zone = ZoneInfo(self.timezone)
         times: list[float] = []
         start = datetime.fromtimestamp(math.floor(after), zone)

@@ -139,3 +139,17 @@ def test_a_url_that_differs_from_the_apps_store_is_refused(tmp_path: Path) -> No
     assert done.returncode == 2, done.stderr
     assert "differs from the store of --app" in done.stderr and "Traceback" not in done.stderr
     assert not other.exists()
+
+
+def test_every_command_is_found_in_the_module_the_table_names() -> None:
+    """The CLI imports a command's module when the command runs: the table must name each module's
+    commands exactly (a command missing from it would not exist; a wrong module would not load)."""
+    import importlib
+
+    from errands.cli import COMMAND_MODULES
+
+    found: dict[str, str] = {}
+    for module_name in set(COMMAND_MODULES.values()):
+        module = importlib.import_module(f"errands.cli.{module_name}")
+        found |= {command.name: module_name for command in module.COMMANDS}
+    assert found == COMMAND_MODULES
