@@ -79,6 +79,8 @@ def load_pg(url: str, schema: str, count: int, state: str, first: int) -> None:
             conn.execute(sql.SQL(_PG_EVENTS).format(jobs=jobs, events=events), history)
         conn.execute(sql.SQL("VACUUM ANALYZE {}").format(jobs))
         conn.execute(sql.SQL("VACUUM ANALYZE {}").format(events))
+        # The load's own WAL and dirty pages are written now, not by a checkpoint during the run.
+        conn.execute("CHECKPOINT")
 
 
 def load_sqlite(path: str, count: int, state: str, first: int) -> None:
