@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,7 +43,7 @@ from .postgres_pool import (
     translate_error,
 )
 from .postgres_url import TIMEOUTS, describe, first_line, parse_url
-from .records import job_from_row
+from .records import Row, job_from_row
 from .sqlfiles import load_migrations, load_queries
 
 log = logging.getLogger("errands.store")
@@ -112,35 +112,27 @@ class PostgresStore(Store):
         instead of four."""
         if connection is not None or not produce.alone(new):
             return super().enqueue(new, connection)
-        params = {**produce.fields(new), "run_at": new.run_at, "delay": new.delay,
-                  "data": produce.first_event_data(new.task), "gate": self._gate.key,
-                  "lock_timeout": self._lock_timeout}
-        conn = self._getconn()
-        try:
-            row = conn.execute(self._queries["enqueue_job"], clean(params)).fetchone()
-        except psycopg.Error as exc:
-            raise self._translate(exc) from exc
-        finally:
-            self._pool.putconn(conn)
-        assert row is not None
-        return job_from_row(row), True
+        return job_from_row(self._enqueue_alone("enqueue_job", new)[0]), True
 
     def enqueue_alike(self, new: NewJob) -> list[int]:
         """`Store.enqueue_alike` as one statement in autocommit, its clock and the event-log gate
         taken inside it (as `enqueue`): one round trip instead of three."""
         if not produce.alone(new):
             return super().enqueue_alike(new)
+        return sorted(row["id"] for row in self._enqueue_alone("enqueue_jobs", new))
+
+    def _enqueue_alone(self, query: str, new: NewJob) -> Sequence[Row]:
+        """Run an enqueue statement that is a transaction of its own (see part_began)."""
         params = {**produce.fields(new), "run_at": new.run_at, "delay": new.delay,
                   "data": produce.first_event_data(new.task), "gate": self._gate.key,
                   "lock_timeout": self._lock_timeout}
         conn = self._getconn()
         try:
-            rows = conn.execute(self._queries["enqueue_jobs"], clean(params)).fetchall()
+            return conn.execute(self._queries[query], clean(params)).fetchall()
         except psycopg.Error as exc:
             raise self._translate(exc) from exc
         finally:
             self._pool.putconn(conn)
-        return sorted(row["id"] for row in rows)
 
     # -- connections --------------------------------------------------------------
 

@@ -18,17 +18,22 @@ WITH job AS (
 )
 SELECT job.*, CASE WHEN job.state = 'queued' THEN pg_notify({channel}, job.id::text) END AS notified FROM job;
 
--- enqueue_job: store one job without a unique key or parent, with its first event, as a transaction
--- of its own (autocommit: one round trip). The event-log gate (see EventLogGate, with %(lock_timeout)s
--- for waiting on it) and the clock are taken first, in `began`, before any id is given out, as a
--- transaction's BEGIN takes them. A %(delay)s counts from that clock; an absolute %(run_at)s stays as
--- given; neither means now. The job is scheduled when it is due later than now, queued otherwise.
+-- part_began: the head of enqueue_job and enqueue_jobs, statements that are transactions of their own
+-- (autocommit): the event-log gate (see EventLogGate, with %(lock_timeout)s for waiting on it) and the
+-- clock are taken first, in `began`, before any id is given out, as a transaction's BEGIN takes them;
+-- `due` is when the jobs may run: a %(delay)s counts from that clock, an absolute %(run_at)s stays as
+-- given, neither means now
 WITH began AS MATERIALIZED (
     SELECT set_config('lock_timeout', %(lock_timeout)s, true) AS lock_timeout,
            pg_advisory_xact_lock_shared(%(gate)s) AS gate, extract(epoch FROM clock_timestamp())::float8 AS now
 ), due AS (
     SELECT now, coalesce(%(run_at)s::float8, now + %(delay)s::float8, now) AS run_at FROM began
-), job AS (
+)
+
+-- enqueue_job: store one job without a unique key or parent, with its first event, as a transaction
+-- of its own (autocommit: one round trip; gate, clock and due time in part_began). The job is
+-- scheduled when it is due later than now, queued otherwise.
+{part_began}, job AS (
     INSERT INTO {schema}.jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
                                notify, timeout, lease_seconds, max_worker_losses)
     SELECT %(task)s::text, %(queue)s::text, %(priority)s::integer, %(args)s::json,
@@ -63,15 +68,10 @@ WITH inserted AS (
 SELECT id, (SELECT count(*) FROM woken) AS notified FROM inserted;
 
 -- enqueue_jobs: store many jobs alike but for their arguments (no unique keys, no parents) with their
--- first events as a transaction of its own (autocommit: one round trip), the gate and the clock
--- taken first as in enqueue_job; %(args)s is a JSON array of their arguments (objects), in the
+-- first events as a transaction of its own (autocommit: one round trip; gate, clock and due time in
+-- part_began); %(args)s is a JSON array of their arguments (objects), in the
 -- order ids are given out
-WITH began AS MATERIALIZED (
-    SELECT set_config('lock_timeout', %(lock_timeout)s, true) AS lock_timeout,
-           pg_advisory_xact_lock_shared(%(gate)s) AS gate, extract(epoch FROM clock_timestamp())::float8 AS now
-), due AS (
-    SELECT now, coalesce(%(run_at)s::float8, now + %(delay)s::float8, now) AS run_at FROM began
-), inserted AS (
+{part_began}, inserted AS (
     INSERT INTO {schema}.jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
                                notify, timeout, lease_seconds, max_worker_losses)
     SELECT %(task)s::text, %(queue)s::text, %(priority)s::integer, a.args::json,
