@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import click
@@ -28,6 +29,9 @@ def worker(app_ref: str, log_level: str, **options: Any) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     runner = app.worker(config)
+    # The app and everything it imported live as long as the process: keep them out of every
+    # collection, and out of the interpreter's last ones at exit (about 0.1 s here).
+    gc.freeze()
     with stop_on_signals(runner):
         runner.run()
 
