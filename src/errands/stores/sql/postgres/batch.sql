@@ -5,14 +5,16 @@
 -- objects (the fields of `o` below; `data` is the 'state' event's data). Rows are locked in id
 -- order, as every multi-row write here does; each settled job gets its 'state' event, and a
 -- released job wakes idle workers. Returns the settled jobs, with what the caller needs to follow
--- their end (notification jobs, continuations).
+-- their end (notification jobs, continuations). `settled` finds its rows by id alone: `mine` holds
+-- them locked, its conditions checked on their latest versions. Repeating those conditions there let
+-- the planner, when statistics saw no running job, scan every running job once per outcome.
 WITH o AS (
     SELECT * FROM json_to_recordset(%(outcomes)s::json) AS o(
         job_id bigint, lease_token text, state text, result text, finished boolean, retry_in double precision,
         error_type text, error_message text, error_traceback text, progress_current double precision,
         progress_total double precision, progress_message text, worker_lost integer, released integer, data json)
 ), mine AS (
-    SELECT j.id FROM {schema}.jobs j JOIN o ON o.job_id = j.id
+    SELECT j.id, j.lease_token FROM {schema}.jobs j JOIN o ON o.job_id = j.id
     WHERE j.lease_token = o.lease_token AND j.state = 'running'
     ORDER BY j.id FOR UPDATE OF j
 ), settled AS (
@@ -25,8 +27,8 @@ WITH o AS (
         progress_message = coalesce(o.progress_message, j.progress_message),
         worker_losses = j.worker_losses + o.worker_lost, attempt = j.attempt - o.released,
         lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-    FROM o, mine
-    WHERE j.id = mine.id AND o.job_id = j.id AND j.lease_token = o.lease_token AND j.state = 'running'
+    FROM mine JOIN o ON o.job_id = mine.id AND o.lease_token = mine.lease_token
+    WHERE j.id = mine.id
     RETURNING j.id, j.state, j.notify IS NOT NULL AS notifies, j.has_children, o.data
 ), logged AS (
     INSERT INTO {schema}.job_events (job_id, at, kind, state, data)

@@ -149,7 +149,8 @@ WHERE state IN ('scheduled', 'queued') AND attempt > 0
 
 -- extend_leases: renew, in one statement, the leases a worker knows it holds (%(tokens)s, a JSON
 -- array); a claim whose answer never reached the worker is not renewed, so it expires and is
--- rescued. Rows are locked in id order, as every multi-row write here does: no deadlocks.
+-- rescued. Rows are locked in id order, as every multi-row write here does: no deadlocks. The
+-- update finds its rows by id alone (see settle_many).
 UPDATE {schema}.jobs j SET lease_expires_at = %(now)s + j.lease_seconds
 FROM (
     SELECT id FROM {schema}.jobs
@@ -157,7 +158,7 @@ FROM (
       AND lease_token IN (SELECT json_array_elements_text(%(tokens)s::json))
     ORDER BY id FOR UPDATE
 ) mine
-WHERE j.id = mine.id AND j.state = 'running'
+WHERE j.id = mine.id
 RETURNING j.id, j.lease_token, j.cancel_requested;
 
 -- cancel_requests: running jobs of a worker that someone asked to cancel
