@@ -164,6 +164,36 @@ def test_claim_reads_the_ready_index_however_many_jobs_are_finished(pg: Postgres
         assert "using jobs_ready" in plan and "Seq Scan" not in plan, plan
 
 
+def test_settle_finds_its_jobs_by_id_when_statistics_saw_none_running(pg: PostgresStore, postgres_url: str) -> None:
+    """With many finished jobs analyzed (no running one in the statistics), a settle of N jobs
+    must not read every running job once per outcome: N² rows thrown away by a join filter."""
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute(
+            "INSERT INTO errands.jobs (task, queue, args, state, run_at, created_at, finished_at)"
+            " SELECT 't', 'default', '{}', 'succeeded', 0, 0, 0 FROM generate_series(1, 50000)"
+        )
+        conn.execute("ANALYZE errands.jobs")
+        conn.commit()
+    pg.enqueue_alike(NewJob(task="t", args_json=json.dumps([{"n": n} for n in range(200)])))
+    claimed = pg.claim("w", None, 200).jobs
+    assert len(claimed) == 200
+    outcomes = json.dumps([
+        {"job_id": j.id, "lease_token": j.lease_token, "state": "succeeded", "result": None, "finished": True,
+         "retry_in": None, "worker_lost": 0, "released": 0, "data": {"task": "t"}} for j in claimed
+    ])
+    with psycopg.connect(postgres_url) as conn:
+        explained = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {pg._queries['settle_many']}",
+                                 {"outcomes": outcomes, "now": time.time()}).fetchone()
+        conn.rollback()
+    assert explained is not None
+    nodes, thrown_away = [explained[0][0]["Plan"]], 0
+    while nodes:
+        node = nodes.pop()
+        thrown_away += node.get("Rows Removed by Join Filter", 0)
+        nodes.extend(node.get("Plans", []))
+    assert thrown_away < len(claimed), f"{thrown_away} rows read and thrown away to settle {len(claimed)} jobs"
+
+
 def test_an_enqueue_wakes_a_waiting_watcher_and_a_scheduled_one_does_not(pg: PostgresStore, postgres_url: str) -> None:
     watcher = pg.watch()
     producer = open_store(postgres_url)
