@@ -22,7 +22,6 @@ from .errors import BadArguments, ScheduleNotFound, UnknownTask, WaitTimeout
 from .follow_tokens import load_secret, make_token
 from .job import Job, JobEvent, JobFile, NewJob, State, UniquePolicy
 from .notify import tasks as notify_tasks
-from .options import check_options
 from .schedules import NewSchedule, Schedule, Timing, check_name
 from .settings import Settings
 from .stores import DEFAULT_URL, Store, open_store
@@ -34,6 +33,13 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+
+
+def check_options(**given: Any) -> None:
+    """`options.check_options`, imported on first use: pydantic stays out of a worker's start."""
+    from .options import check_options as check
+
+    check(**given)
 
 
 class Errands:

@@ -1,5 +1,9 @@
 """A task's arguments checked against its type hints: one pydantic validator per task, built from
-the function's signature, strict on the JSON that is stored ("5" is not an int).
+the function's signature when first needed, strict on the JSON that is stored ("5" is not an int).
+
+A worker that only runs jobs never checks arguments: it neither builds validators nor imports
+pydantic (about 0.1 s of its start). Hints are resolved at registration, so a hint that does not
+resolve warns then; one pydantic cannot build warns when the validator is built.
 """
 
 from __future__ import annotations
@@ -9,13 +13,13 @@ import typing
 import warnings
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, NotRequired, Required
+from typing import TYPE_CHECKING, Any, NotRequired, Required
 
-from pydantic import ConfigDict, TypeAdapter
-from pydantic_core import ErrorDetails
-from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+from .text import short
 
-from .options import short
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+    from pydantic_core import ErrorDetails
 
 
 def _place(loc: tuple[int | str, ...]) -> str:
@@ -59,38 +63,69 @@ def _cannot_check(task: str, param: str, exc: Exception) -> None:
                   "any JSON is accepted for it", stacklevel=5)
 
 
-def arguments_adapter(
-    name: str, fn: Callable[..., Any], params: list[inspect.Parameter]
-) -> tuple[TypeAdapter[Any], bool, Callable[[], TypeAdapter[Any]]]:
-    """A validator of the arguments a job names (a TypedDict typed by the function's hints), whether
-    any hint checks something, and a maker of the validator of a list of such arguments (for many
-    jobs at once). Unannotated parameters take any JSON; so does a hint errands cannot check (it does
-    not resolve, or pydantic cannot build it), with a warning."""
-    hints = type_hints(name, fn)
-    named = [p for p in params if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
-    types = {p.name: hints.get(p.name, Any) for p in named}
-    more = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+class Arguments:
+    """The validators of one task's arguments: `one` for a job's arguments (a TypedDict typed by the
+    function's hints), `many` for a list of them (many jobs at once). Unannotated parameters take any
+    JSON; so does a hint errands cannot check (it does not resolve, or pydantic cannot build it), with
+    a warning."""
 
-    def build() -> Any:
+    def __init__(self, name: str, fn: Callable[..., Any], params: list[inspect.Parameter]) -> None:
+        hints = type_hints(name, fn)
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        self._name = name
+        self._named = [p for p in params if p.kind in kinds]
+        self._types = {p.name: hints.get(p.name, Any) for p in self._named}
+        self._more = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+        self._one: TypeAdapter[Any] | None = None
+        self._many: TypeAdapter[Any] | None = None
+        self._typed: Any = None
+
+    @property
+    def typed(self) -> bool:
+        """Whether any hint checks something."""
+        return any(t is not Any for t in self._types.values())
+
+    @property
+    def one(self) -> TypeAdapter[Any]:
+        if self._one is None:
+            self._one = self._build()
+        return self._one
+
+    @property
+    def many(self) -> TypeAdapter[Any]:
+        if self._many is None:
+            from pydantic import TypeAdapter
+
+            self.one  # noqa: B018 - builds the TypedDict the list holds
+            self._many = TypeAdapter(list[self._typed])  # type: ignore[name-defined]
+        return self._many
+
+    def _build(self) -> TypeAdapter[Any]:
+        from pydantic import TypeAdapter
+
+        try:
+            self._typed = self._typed_dict()
+            return TypeAdapter(self._typed)
+        except Exception:  # find the hints pydantic cannot build, accept any JSON for them, build again
+            for param, hint in self._types.items():
+                try:
+                    TypeAdapter(hint)
+                except Exception as exc:
+                    _cannot_check(self._name, param, exc)
+                    self._types[param] = Any
+            self._typed = self._typed_dict()
+            return TypeAdapter(self._typed)
+
+    def _typed_dict(self) -> Any:
+        from pydantic import ConfigDict
+        from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+
         fields = {
-            p.name: Required[types[p.name]] if p.default is inspect.Parameter.empty else NotRequired[types[p.name]]
-            for p in named
+            p.name: Required[self._types[p.name]] if p.default is inspect.Parameter.empty
+            else NotRequired[self._types[p.name]]
+            for p in self._named
         }
         make: Any = TypedDict  # built at run time from the signature
-        typed = make(f"{name} arguments", fields)
-        typed.__pydantic_config__ = ConfigDict(strict=True, extra="allow" if more else "forbid")
+        typed = make(f"{self._name} arguments", fields)
+        typed.__pydantic_config__ = ConfigDict(strict=True, extra="allow" if self._more else "forbid")
         return typed
-
-    try:
-        typed = build()
-        adapter = TypeAdapter(typed)
-    except Exception:  # find the hints pydantic cannot build, accept any JSON for them, build again
-        for param, hint in types.items():
-            try:
-                TypeAdapter(hint)
-            except Exception as exc:
-                _cannot_check(name, param, exc)
-                types[param] = Any
-        typed = build()
-        adapter = TypeAdapter(typed)
-    return adapter, any(t is not Any for t in types.values()), lambda: TypeAdapter(list[typed])  # type: ignore[valid-type]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import BadArguments
 from .job import UniquePolicy
+from .text import short
 
 MAX_DELAY = 10 * 365 * 86400.0
 INT32 = 2**31
@@ -81,9 +82,3 @@ def explain_fields(exc: ValidationError, model: type[BaseModel]) -> str:
         else:
             lines.append(f"{name}: {e['msg']}")
     return "; ".join(lines)
-
-
-def short(value: Any, limit: int = 60) -> str:
-    """A value's repr, cut to `limit` characters for an error message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -6,20 +6,21 @@ Running a task belongs to `worker.execution`; storing a job to the store.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from .arguments import arguments_adapter, explain_arguments
+from .arguments import Arguments, explain_arguments
 from .backoff import Backoff
 from .codec import encode, to_json
 from .errors import BadArguments
 from .job import Job
-from .options import EnqueueOptions
 from .stores.flow import Rate
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 # How a task hands a job to the app that registered it (`Errands.enqueue` and its async twin:
 # the app layer sits above this one): (task name, args, **enqueue options) -> Job.
@@ -61,8 +62,7 @@ class Task:
         self._simple = all(p.kind in named for p in params)
         self._allowed = {p.name for p in params}
         self._required = {p.name for p in params if p.default is inspect.Parameter.empty}
-        self.arguments, self._typed, self._make_many = arguments_adapter(options.name, fn, params)
-        self._many: Any = None  # the validator of many jobs' arguments at once, made when first needed
+        self._arguments = Arguments(options.name, fn, params)
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -71,6 +71,11 @@ class Task:
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
+
+    @property
+    def arguments(self) -> TypeAdapter[Any]:
+        """The validator of a job's arguments (built on first use)."""
+        return self._arguments.one
 
     def check_args(self, args: Mapping[str, Any]) -> None:
         """Raise BadArguments when `args` cannot be passed to the function."""
@@ -88,9 +93,11 @@ class Task:
         string is a datetime), and the JSON is stored as the caller gave it."""
         self.check_args(args)
         text = to_json(dict(args), f"the arguments of task {self.name!r}", limit)
-        if self._typed:
+        if self._arguments.typed:
+            from pydantic import ValidationError  # loaded by the validator
+
             try:
-                self.arguments.validate_json(text)
+                self._arguments.one.validate_json(text)
             except ValidationError as exc:
                 raise BadArguments(f"task {self.name!r}: {explain_arguments(exc.errors(include_url=False))}") from None
         return text
@@ -105,10 +112,8 @@ class Task:
         else:
             try:
                 text = encode([args if type(args) is dict else dict(args) for args in many], limit)
-                if self._typed:
-                    if self._many is None:
-                        self._many = self._make_many()
-                    self._many.validate_json(text)
+                if self._arguments.typed:
+                    self._arguments.many.validate_json(text)
                 return text
             except (TypeError, ValueError):  # not JSON, an item over the limit, a type (ValidationError)
                 pass
@@ -130,12 +135,16 @@ class Task:
         Options mixed into kwargs: delay (seconds), run_at (datetime), priority,
         queue, unique_key, notify, after (parent job id), connection (your transaction). Use `app.enqueue(name,
         args, ...)` when a task argument shares one of those names."""
-        options = {k: kwargs.pop(k) for k in _ENQUEUE_OPTIONS if k in kwargs}
+        options = {k: kwargs.pop(k) for k in _enqueue_options() if k in kwargs}
         return self._submit(self.name, kwargs, **options)
 
     async def enqueue_async(self, **kwargs: Any) -> Job:
-        options = {k: kwargs.pop(k) for k in _ENQUEUE_OPTIONS if k in kwargs}
+        options = {k: kwargs.pop(k) for k in _enqueue_options() if k in kwargs}
         return await self._submit_async(self.name, kwargs, **options)
 
 
-_ENQUEUE_OPTIONS = (*EnqueueOptions.model_fields, "run_at", "connection")
+@functools.cache
+def _enqueue_options() -> tuple[str, ...]:
+    from .options import EnqueueOptions  # pydantic: imported by the first enqueue, not by a worker's start
+
+    return (*EnqueueOptions.model_fields, "run_at", "connection")

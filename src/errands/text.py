@@ -15,6 +15,15 @@ _CHUNK = 1 << 20
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
+def short(value: object, limit: int = 60) -> str:
+    """A value's repr, cut to `limit` characters for an error message; never raises."""
+    try:
+        text = str.__str__(repr(value))
+    except BaseException:  # noqa: B036 - a hostile __repr__ (see describe)
+        text = _placeholder(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def type_name(value: object) -> str:
     """`module.QualName` of the value's type (`QualName` for builtins); never raises."""
     try:

@@ -153,3 +153,26 @@ def test_every_command_is_found_in_the_module_the_table_names() -> None:
         module = importlib.import_module(f"errands.cli.{module_name}")
         found |= {command.name: module_name for command in module.COMMANDS}
     assert found == COMMAND_MODULES
+
+
+def test_a_worker_runs_typed_tasks_without_importing_pydantic_or_the_web_stack(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Arguments are checked when jobs are enqueued, so a worker never builds a validator: pydantic,
+    like Starlette and uvicorn, stays out of its start (about 0.1 s each)."""
+    (tmp_path / "typed_tasks.py").write_text(
+        "import atexit, sys\n"
+        "from errands import Errands, JobContext\n"
+        "app = Errands()\n"
+        "@app.task(name='typed')\n"
+        "def typed(ctx: JobContext, n: int, label: str = '') -> None:\n"
+        "    print('ran', n, flush=True)\n"
+        "heavy = ('pydantic', 'starlette', 'uvicorn')\n"
+        "atexit.register(lambda: print('loaded', sorted({m.split('.')[0] for m in sys.modules} & set(heavy))))\n"
+    )
+    paths = {"PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    enqueued = errands_cli("enqueue", "typed", "--args", '{"n": 7}', "--app", "typed_tasks:app", env=env | paths)
+    assert enqueued.returncode == 0, enqueued.stderr
+    done = errands_cli("worker", "--app", "typed_tasks:app", "--burst", env=env | paths)
+    assert done.returncode == 0, done.stderr
+    assert "ran 7" in done.stdout and "loaded []" in done.stdout, done.stdout
