@@ -62,6 +62,10 @@ class Supervisor:
         ]
 
     def start(self) -> None:
+        # Leases the first claims take are fresh: renewing them (and asking for cancels) can wait
+        # one interval, not the first tick (a burst worker's whole run may be shorter than that).
+        now = time.monotonic()
+        self._last_run.update(heartbeat=now, cancel=now)
         for thread in self._threads:
             thread.start()
 
