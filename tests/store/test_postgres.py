@@ -164,6 +164,37 @@ def test_claim_reads_the_ready_index_however_many_jobs_are_finished(pg: Postgres
         assert "using jobs_ready" in plan and "Seq Scan" not in plan, plan
 
 
+def test_counts_and_purges_read_partial_indexes_however_many_jobs_are_finished(
+    pg: PostgresStore, postgres_url: str
+) -> None:
+    """No full index on state is left (each took an entry at every change of every job): the
+    dashboard's counts and the purge read the partial indexes (their conditions are literals in the
+    statements, so a generic plan can read them too)."""
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute(
+            "INSERT INTO errands.jobs (task, queue, args, state, run_at, created_at, finished_at)"
+            " SELECT 't', 'default', '{}', 'succeeded', 0, 0, 0 FROM generate_series(1, 50000)"
+        )
+        conn.execute("ANALYZE errands.jobs")
+        plans = {}
+        for name, params in (
+            ("dash_state_counts", {"cap": 1000}),
+            ("select_prunable", {"state": "failed", "before": 1e10, "limit": 100}),
+            ("dash_finished_per_minute", {"since": time.time() - 3600}),  # the jobs loaded ended long before
+        ):
+            plans[name] = "\n".join(r[0] for r in conn.execute(f"EXPLAIN {pg._queries[name]}", params).fetchall())
+        conn.rollback()
+    # Counting the succeeded jobs may read the table in order: its first `cap` rows all match.
+    counts = plans.pop("dash_state_counts")
+    branches = counts.split("->  Aggregate")[1:]
+    assert len(branches) == 6, counts
+    for branch in branches:
+        assert "Seq Scan" not in branch or "(state = 'succeeded'::text)" in branch, counts
+    for name, plan in plans.items():
+        assert "Seq Scan" not in plan, f"{name}:\n{plan}"
+    assert "jobs_finished" in plans["select_prunable"]
+
+
 def test_settle_finds_its_jobs_by_id_when_statistics_saw_none_running(pg: PostgresStore, postgres_url: str) -> None:
     """With many finished jobs analyzed (no running one in the statistics), a settle of N jobs
     must not read every running job once per outcome: N² rows thrown away by a join filter."""

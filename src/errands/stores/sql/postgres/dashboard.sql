@@ -33,9 +33,19 @@ SELECT coalesce(min(id), 0) AS id FROM {schema}.jobs;
 -- dash_created_below: when the newest job below an id was created (nothing when there is none)
 SELECT created_at FROM {schema}.jobs WHERE id < %(before)s::bigint ORDER BY id DESC LIMIT 1;
 
--- dash_state_counts: jobs in each state, each count stopping at cap
-SELECT s.state, (SELECT count(*) FROM (SELECT 1 FROM {schema}.jobs j WHERE j.state = s.state LIMIT %(cap)s) c) AS n
-FROM unnest(ARRAY['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled']) AS s(state);
+-- dash_state_counts: jobs in each state, each count stopping at cap. Each branch repeats the
+-- condition of a partial index (waiting, running, finished), so each counts in that index.
+SELECT 'scheduled' AS state, count(*) AS n FROM (SELECT 1 FROM {schema}.jobs
+    WHERE state IN ('queued', 'scheduled') AND state = 'scheduled' LIMIT %(cap)s) c
+UNION ALL SELECT 'queued', count(*) FROM (SELECT 1 FROM {schema}.jobs
+    WHERE state IN ('queued', 'scheduled') AND state = 'queued' LIMIT %(cap)s) c
+UNION ALL SELECT 'running', count(*) FROM (SELECT 1 FROM {schema}.jobs WHERE state = 'running' LIMIT %(cap)s) c
+UNION ALL SELECT 'succeeded', count(*) FROM (SELECT 1 FROM {schema}.jobs
+    WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = 'succeeded' LIMIT %(cap)s) c
+UNION ALL SELECT 'failed', count(*) FROM (SELECT 1 FROM {schema}.jobs
+    WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = 'failed' LIMIT %(cap)s) c
+UNION ALL SELECT 'cancelled', count(*) FROM (SELECT 1 FROM {schema}.jobs
+    WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = 'cancelled' LIMIT %(cap)s) c;
 
 -- dash_unfinished_by_queue: waiting and running jobs per queue, with the oldest due time of each
 -- (each half read through its partial index: the waiting jobs, the running jobs)

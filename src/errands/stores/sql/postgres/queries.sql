@@ -244,8 +244,11 @@ SELECT id, pg_notify({channel}, id::text) AS notified FROM requeued;
 -- select_job: one job by id
 SELECT * FROM {schema}.jobs WHERE id = %(job_id)s;
 
--- select_prunable: finished jobs of one state that ended before a time
-SELECT id FROM {schema}.jobs WHERE state = %(state)s AND finished_at < %(before)s LIMIT %(limit)s;
+-- select_prunable: finished jobs of one state that ended before a time (the literal states let a
+-- generic plan read jobs_finished, whose condition a bound %(state)s cannot prove)
+SELECT id FROM {schema}.jobs
+WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = %(state)s AND finished_at < %(before)s
+LIMIT %(limit)s;
 
 -- count_by_queue_state: how many jobs each queue holds in each state
 SELECT queue, state, count(*) AS n FROM {schema}.jobs GROUP BY queue, state;
