@@ -43,7 +43,7 @@ from .postgres_pool import (
     translate_error,
 )
 from .postgres_url import TIMEOUTS, describe, first_line, parse_url
-from .records import Row, job_from_row
+from .records import Row
 from .sqlfiles import load_migrations, load_queries
 
 log = logging.getLogger("errands.store")
@@ -114,7 +114,8 @@ class PostgresStore(Store):
         instead of four."""
         if connection is not None or not produce.alone(new):
             return super().enqueue(new, connection)
-        return job_from_row(self._enqueue_alone("enqueue_job", new)[0]), True
+        row = self._enqueue_alone("enqueue_job", new)[0]
+        return produce.new_job(new, row["id"], row["created_at"], row["run_at"]), True
 
     def enqueue_alike(self, new: NewJob) -> list[int]:
         """`Store.enqueue_alike` as one statement in autocommit, its clock and the event-log gate

@@ -5,6 +5,7 @@ connection handling here."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -53,6 +54,7 @@ def fields(new: NewJob) -> dict[str, Any]:
             "lease_seconds": new.lease_seconds, "max_worker_losses": new.max_worker_losses}
 
 
+@functools.lru_cache(maxsize=1024)
 def first_event_data(task: str) -> str:
     """The data of a new job's first event (its state), as the event log stores it: the text SQLite's
     trigger writes (migration 010) and PostgreSQL's insert statements are given."""

@@ -32,7 +32,8 @@ WITH began AS MATERIALIZED (
 
 -- enqueue_job: store one job without a unique key or parent, with its first event, as a transaction
 -- of its own (autocommit: one round trip; gate, clock and due time in part_began). The job is
--- scheduled when it is due later than now, queued otherwise.
+-- scheduled when it is due later than now, queued otherwise. Returns what the caller does not know
+-- (`produce.new_job` makes the rest of the job).
 {part_began}, job AS (
     INSERT INTO {schema}.jobs (task, queue, priority, args, state, max_attempts, run_at, created_at,
                                notify, timeout, lease_seconds, max_worker_losses)
@@ -40,12 +41,13 @@ WITH began AS MATERIALIZED (
            CASE WHEN run_at > now THEN 'scheduled' ELSE 'queued' END, %(max_attempts)s::integer, run_at, now,
            %(notify)s::json, %(timeout)s::float8, %(lease_seconds)s::float8, %(max_worker_losses)s::integer
     FROM due
-    RETURNING *
+    RETURNING id, state, run_at, created_at
 ), logged AS (
     INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
     SELECT id, created_at, 'state', state, %(data)s::json FROM job
 )
-SELECT job.*, CASE WHEN job.state = 'queued' THEN pg_notify({channel}, job.id::text) END AS notified FROM job;
+SELECT id, run_at, created_at, CASE WHEN state = 'queued' THEN pg_notify({channel}, id::text) END AS notified
+FROM job;
 
 -- insert_jobs_bulk: store many jobs alike but for their arguments (no unique keys, no parents) and
 -- their first events (%(data)s) in one statement, waking idle workers once; %(args)s is a JSON array
