@@ -22,7 +22,7 @@ from ..errors import StoreError, UnknownTask, WorkerShutdown
 from ..job import Job, JobError, Outcome, State
 from ..maintenance import Maintenance
 from ..settings import Settings
-from ..stores.base import ChangeWatcher, Store, WorkerInfo
+from ..stores.base import ChangeWatcher, Readiness, Store, WorkerInfo
 from ..stores.flow import Key, Limits
 from ..task import Task
 from .config import WorkerConfig
@@ -35,6 +35,7 @@ log = logging.getLogger("errands.worker")
 SHORT_JOB = 0.05  # seconds: below this typical run time a worker claims ahead of its free slots
 CLAIM_AHEAD = 0.1  # seconds of work, at the typical run time, a worker holds beyond its slots
 MAX_AHEAD = 500  # jobs a worker holds beyond its slots, at most
+BURST_RECHECK = 0.05  # seconds a burst worker waits when due jobs are locked by other workers' claims
 UNKNOWN_TASK_WAIT = 60.0  # seconds a job this worker cannot run waits before it is claimable again
 
 
@@ -192,10 +193,15 @@ class Worker:
                 idle = not jobs
                 if jobs:
                     continue
-                if self.config.burst and self._idle():
-                    log.info("worker %s: nothing left to do (burst)", self.id)
-                    return
-                woken = watcher.wait(min(self.config.idle_wait, self._opens_in or self.config.idle_wait))
+                wait = min(self.config.idle_wait, self._opens_in or self.config.idle_wait)
+                if self.config.burst:
+                    readiness = self._idle()
+                    if readiness is None:
+                        log.info("worker %s: nothing left to do (burst)", self.id)
+                        return
+                    if readiness.due:  # locked by another worker's claim in flight: it ends soon
+                        wait = min(wait, BURST_RECHECK)
+                woken = watcher.wait(wait)
                 announced = woken and watcher.announces_jobs
         finally:
             watcher.close()
@@ -238,14 +244,15 @@ class Worker:
                 self._slot_freed.wait(0.5)
             return 0 if self._stopping.is_set() else room
 
-    def _idle(self) -> bool:
-        """Nothing runs here, every outcome is recorded, and no failed job awaits its retry."""
+    def _idle(self) -> Readiness | None:
+        """None when nothing runs here, every outcome is recorded, and no job is due or awaits its
+        retry; else what is left (nothing due when this worker's own work is what is left)."""
         with self._lock:
             busy = bool(self._running)
         if busy or not self.settler.wait_idle(0):
-            return False
+            return Readiness(False, 0)
         readiness = self.store.ready(self.config.queues, self.tasks, retrying=True)
-        return not readiness.retrying and not readiness.due
+        return None if not readiness.retrying and not readiness.due else readiness
 
     # -- running --------------------------------------------------------------------
 
