@@ -79,10 +79,9 @@ class Arguments:
         self._one: TypeAdapter[Any] | None = None
         self._many: TypeAdapter[Any] | None = None
         self._typed: Any = None
+        self.typed = self._checks_something()  # whether any hint checks something (then validate)
 
-    @property
-    def typed(self) -> bool:
-        """Whether any hint checks something."""
+    def _checks_something(self) -> bool:
         return any(t is not Any for t in self._types.values())
 
     @property
@@ -113,6 +112,7 @@ class Arguments:
                 except Exception as exc:
                     _cannot_check(self._name, param, exc)
                     self._types[param] = Any
+            self.typed = self._checks_something()  # whether any hint checks something (then validate)
             self._typed = self._typed_dict()
             return TypeAdapter(self._typed)
 
