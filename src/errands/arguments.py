@@ -112,7 +112,7 @@ class Arguments:
                 except Exception as exc:
                     _cannot_check(self._name, param, exc)
                     self._types[param] = Any
-            self.typed = self._checks_something()  # whether any hint checks something (then validate)
+            self.typed = self._checks_something()
             self._typed = self._typed_dict()
             return TypeAdapter(self._typed)
 
