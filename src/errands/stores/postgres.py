@@ -76,11 +76,14 @@ class PostgresStore(Store):
             name: sql.replace("{schema}", quoted).replace("{channel}", f"'{self.channel}'")
             for name, sql in load_queries("postgres").items()
         }
-        if migrate:
-            self.migrate()  # also the first connection: an unreachable server fails here, clearly
-        else:
-            self._check_reachable()
-        if self.listen and self._transaction_pooler():
+        first = self._connect()  # an unreachable server fails here, with one clear line
+        try:
+            if migrate:
+                self._migrate(first)
+            pooled = self.listen and self._transaction_pooler(first)
+        finally:
+            first.close()
+        if pooled:
             log.warning(
                 "PostgreSQL at %s is reached through a connection pooler that pools transactions"
                 " (PgBouncer in transaction mode?): LISTEN wake-ups and prepared statements break there."
@@ -149,7 +152,7 @@ class PostgresStore(Store):
         configure(conn)
         return conn
 
-    def _transaction_pooler(self) -> bool:
+    def _transaction_pooler(self, first: Connection) -> bool:
         """Whether a pooler between us and the server hands each transaction whichever server
         connection is free. A pooler shows itself at connect: the backend pid it announces is its
         own, not the server's. Then two clients: while B holds a transaction, A (whose first
@@ -157,7 +160,6 @@ class PostgresStore(Store):
         session pooler or a direct connection keeps A on one server connection, and never
         gives it to B. Never a false alarm; may miss on a busy pool (then it stays silent)."""
         pid = "SELECT pg_backend_pid() AS pid"
-        first = self._connect()
         try:
             a_pid = one_value(first, pid)
             if a_pid == first.info.backend_pid:
@@ -172,12 +174,6 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             log.debug("could not tell whether %s is behind a pooler: %s", self.where, exc)
             return False
-        finally:
-            first.close()
-
-    def _check_reachable(self) -> None:
-        """Fail at open with one clear line, rather than later from a pool that keeps retrying."""
-        self._connect().close()
 
     def _getconn(self) -> Connection:
         """A pooled connection the server has not closed. (The pool's own `check` hook would
@@ -291,9 +287,15 @@ class PostgresStore(Store):
     def migrate(self) -> list[int]:
         """Apply pending migrations in one transaction. An advisory lock (transaction-scoped,
         so it also works behind PgBouncer) makes concurrent callers wait, then find nothing to do."""
+        conn = self._connect()
+        try:
+            return self._migrate(conn)
+        finally:
+            conn.close()
+
+    def _migrate(self, conn: Connection) -> list[int]:
         migrations = load_migrations("postgres")
         quoted = f'"{self.schema}"'
-        conn = self._connect()
         try:
             if {m.version for m in migrations} <= self._applied(conn):
                 return []  # a read: opening a migrated store never waits for the lock
@@ -319,8 +321,6 @@ class PostgresStore(Store):
             return applied
         except psycopg.Error as exc:
             raise translate_error(exc, self.where, self.schema) from exc
-        finally:
-            conn.close()
 
     def _applied(self, conn: Connection) -> set[int]:
         """Versions of the migrations applied so far (none when the schema is new)."""
