@@ -98,8 +98,11 @@ def test_a_50_mb_error_message_is_stored_capped(store_url: str, caplog: pytest.L
     assert all(len(json.dumps(e.data)) < CAP + 1_000 for e in ends)
     lines = [r.getMessage() for r in caplog.records if f"job {job.id} failed" in r.getMessage()]
     assert len(lines) == 2 and all(len(line) < CAP + 200 for line in lines)
+    # Four capped texts of 64 KB each (two errors, their events) are ~0.3 MB; SQLite's WAL keeps a
+    # frame for every version of every page written (claim, settle, events), so the file grows by one
+    # to two MB, depending on when a checkpoint restarts it. 50 MB stored would show far above that.
     grown = _database_bytes(store_url) - before
-    assert grown < 1_000_000, f"the database grew by {grown:,} bytes"
+    assert grown < 4_000_000, f"the database grew by {grown:,} bytes"
 
 
 def test_rendering_never_raises_and_caps_by_utf8_bytes() -> None:
