@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..job import Job
 from .records import Row
 from .values import Tx
 
@@ -167,9 +168,9 @@ class Gate:
         """The most one claim statement may take without overshooting any open limit."""
         return min([remaining, *(n for n in self.room.values() if n > 0)])
 
-    def took(self, rows: Sequence[Row]) -> None:
-        for r in rows:
-            for key in (("task", r["task"]), ("queue", r["queue"])):
+    def took(self, jobs: Sequence[Job]) -> None:
+        for job in jobs:
+            for key in (("task", job.task), ("queue", job.queue)):
                 if key in self.room:
                     self.room[key] -= 1
                 if key in self.starts:

@@ -15,7 +15,7 @@ from ..job import FINISHED, Job, Outcome, Progress
 from . import flow
 from .aftermath import FollowUps
 from .produce import ended, insert_events
-from .records import Row, job_from_row
+from .records import jobs_from_table
 from .values import Activity, LeaseReport, Readiness, Tx, WorkerInfo, event
 
 
@@ -33,25 +33,25 @@ def claim(tx: Tx, worker_id: str, queues: Sequence[str] | None, limit: int,
     """Lease up to `limit` due jobs to the worker, highest priority first, within the flow limits
     (stores/flow.py); also returns in how many seconds a full rate window opens (None: none is full)."""
     gate = flow.open_gate(tx, queues, tasks, lock=True)
-    rows: list[Row] = []
-    while len(rows) < limit:
+    jobs: list[Job] = []
+    while len(jobs) < limit:
         allowed = flow.narrowed(gate, queues, tasks)
         if allowed is None:
             break
-        batch = limit - len(rows) if gate is None else gate.batch(limit - len(rows))
+        batch = limit - len(jobs) if gate is None else gate.batch(limit - len(jobs))
         suffix, params = _filters(*allowed[:2])
-        got = tx.rows("claim" + suffix, worker_id=worker_id, limit=batch, now=tx.now, **params, **allowed[2])
-        rows += got
+        got = jobs_from_table(*tx.table("claim" + suffix, worker_id=worker_id, limit=batch, now=tx.now, **params,
+                                        **allowed[2]))
+        jobs += got
         if gate is not None:
             gate.took(got)
         if len(got) < batch:
             break
     if gate is not None:
         gate.save(tx)
-    if rows and not tx.events_in_writes:
-        tx.run("log_claimed", ids=json.dumps([r["id"] for r in rows]), now=tx.now)
-    rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
-    jobs = [job_from_row(r) for r in rows]
+    if jobs and not tx.events_in_writes:
+        tx.run("log_claimed", ids=json.dumps([job.id for job in jobs]), now=tx.now)
+    jobs.sort(key=lambda job: (-job.priority, job._run_at, job.id))  # epoch seconds: run_at makes a datetime
     return jobs, None if gate is None else gate.retry_in()
 
 

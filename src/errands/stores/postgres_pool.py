@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import pq
+from psycopg.rows import tuple_row
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 from psycopg_pool.base import AttemptWithBackoff
@@ -21,6 +22,7 @@ from psycopg_pool.base import AttemptWithBackoff
 from ..errors import StoreBusy, StoreError
 from .postgres_url import first_line
 from .records import Row
+from .values import Table
 
 Connection = psycopg.Connection[dict[str, Any]]
 
@@ -165,6 +167,9 @@ class PgTx:
     def run(self, query: str, **params: Any) -> int:
         return self._conn.execute(self._queries[query], clean(params)).rowcount
 
+    def table(self, query: str, **params: Any) -> Table:
+        return _table(self._conn.cursor(row_factory=tuple_row), self._queries[query], params)
+
 
 class ForeignTx:
     """Named SQL on a cursor of the caller's own transaction (transactional enqueue)."""
@@ -183,6 +188,14 @@ class ForeignTx:
 
     def run(self, query: str, **params: Any) -> int:
         return self._cursor.execute(self._queries[query], clean(params)).rowcount
+
+    def table(self, query: str, **params: Any) -> Table:
+        return _table(self._cursor.connection.cursor(row_factory=tuple_row), self._queries[query], params)
+
+
+def _table(cursor: psycopg.Cursor[tuple[Any, ...]], query: str, params: dict[str, Any]) -> Table:
+    rows = cursor.execute(query, clean(params)).fetchall()
+    return [column.name for column in cursor.description or ()], rows
 
 
 def clean(params: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from ..job import Job, JobError, JobEvent, JobFile, Progress, State, from_timestamp
@@ -23,48 +24,52 @@ def _time(value: float) -> Any:
     return from_timestamp(value)
 
 
+# The columns a job is made of, in the order `_job` takes them.
+JOB_COLUMNS = (
+    "id", "task", "queue", "priority", "args", "state", "attempt", "max_attempts", "run_at", "created_at",
+    "started_at", "finished_at", "progress_current", "progress_total", "progress_message", "checkpoint", "result",
+    "error_type", "error_message", "error_traceback", "worker_losses", "lease_owner", "lease_expires_at",
+    "lease_token", "cancel_requested", "unique_key", "notify", "parent_id", "timeout", "lease_seconds",
+    "max_worker_losses", "scheduled_for",
+)
+
+
 def job_from_row(row: Row) -> Job:
-    """A job from its row. Hot for workers (every claimed job comes through here): times stay epoch
-    seconds until read (`Job.run_at` ...), and an sqlite3.Row, whose lookups by name scan its
-    columns, is read once into a dict."""
+    """A job from its row (an sqlite3.Row, whose lookups by name scan its columns, is read once
+    into a dict)."""
     if isinstance(row, sqlite3.Row):
         row = dict(zip(row.keys(), row, strict=True))
-    error = None
-    if row["error_type"] is not None:
-        error = JobError(row["error_type"], row["error_message"] or "", row["error_traceback"])
-    current, total, message = row["progress_current"], row["progress_total"], row["progress_message"]
-    progress = _NO_PROGRESS if current is None and total is None and message is None else Progress(current, total,
-                                                                                                   message)
-    checkpoint, result, notify = row["checkpoint"], row["result"], row["notify"]
+    return _job(*[row[name] for name in JOB_COLUMNS])
+
+
+def jobs_from_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[Job]:
+    """Jobs from plain rows (tuples) whose column names are `columns`. Hot for workers: every
+    claimed job comes through here, with no mapping made per row; times stay epoch seconds until
+    read (`Job.run_at` ...)."""
+    position = {name: i for i, name in enumerate(columns)}
+    pick = itemgetter(*(position[name] for name in JOB_COLUMNS))
+    return [_job(*pick(row)) for row in rows]
+
+
+def _job(
+    id: int, task: str, queue: str, priority: int, args: str, state: str, attempt: int, max_attempts: int,
+    run_at: float, created_at: float, started_at: float | None, finished_at: float | None,
+    progress_current: float | None, progress_total: float | None, progress_message: str | None,
+    checkpoint: str | None, result: str | None, error_type: str | None, error_message: str | None,
+    error_traceback: str | None, worker_losses: int, lease_owner: str | None, lease_expires_at: float | None,
+    lease_token: str | None, cancel_requested: Any, unique_key: str | None, notify: str | None,
+    parent_id: int | None, timeout: float | None, lease_seconds: float, max_worker_losses: int,
+    scheduled_for: float | None,
+) -> Job:
+    error = None if error_type is None else JobError(error_type, error_message or "", error_traceback)
+    progress = (_NO_PROGRESS if progress_current is None and progress_total is None and progress_message is None
+                else Progress(progress_current, progress_total, progress_message))
     return Job(
-        row["id"],
-        row["task"],
-        row["queue"],
-        row["priority"],
-        json.loads(row["args"]),
-        _STATES[row["state"]],
-        row["attempt"],
-        row["max_attempts"],
-        row["run_at"],
-        row["created_at"],
-        row["started_at"],
-        row["finished_at"],
-        progress,
-        None if checkpoint is None else json.loads(checkpoint),
-        None if result is None else json.loads(result),
-        error,
-        row["worker_losses"],
-        row["lease_owner"],
-        row["lease_expires_at"],
-        row["lease_token"],
-        bool(row["cancel_requested"]),
-        row["unique_key"],
-        None if notify is None else json.loads(notify),
-        row["parent_id"],
-        row["timeout"],
-        row["lease_seconds"],
-        row["max_worker_losses"],
-        row["scheduled_for"],
+        id, task, queue, priority, json.loads(args), _STATES[state], attempt, max_attempts, run_at, created_at,
+        started_at, finished_at, progress, None if checkpoint is None else json.loads(checkpoint),
+        None if result is None else json.loads(result), error, worker_losses, lease_owner, lease_expires_at,
+        lease_token, bool(cancel_requested), unique_key, None if notify is None else json.loads(notify), parent_id,
+        timeout, lease_seconds, max_worker_losses, scheduled_for,
     )
 
 

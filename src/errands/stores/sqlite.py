@@ -26,6 +26,7 @@ from .base import Store
 from .records import Row
 from .sqlfiles import load_migrations, load_queries
 from .sqlite_wake import DataVersionWatcher
+from .values import Table
 
 _QUERIES = load_queries("sqlite")
 _ENQUEUE_JOB = _QUERIES["enqueue_job"]
@@ -97,6 +98,12 @@ class _Tx:
 
     def run(self, query: str, **params: Any) -> int:
         return self.conn.execute(_QUERIES[query], params).rowcount
+
+    def table(self, query: str, **params: Any) -> Table:
+        cursor = self.conn.cursor()
+        cursor.row_factory = None  # plain tuples, not sqlite3.Row
+        rows = cursor.execute(_QUERIES[query], params).fetchall()
+        return [column[0] for column in cursor.description or ()], rows
 
 
 class SQLiteStore(Store):

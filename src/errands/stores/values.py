@@ -13,6 +13,8 @@ from typing import Any, Protocol
 from ..job import Job, Progress, State
 from .records import Row
 
+Table = tuple[list[str], list[tuple[Any, ...]]]  # column names, rows as plain tuples
+
 
 class Tx(Protocol):
     """One open transaction running the dialect's named statements."""
@@ -26,6 +28,10 @@ class Tx(Protocol):
     flow_free: bool
 
     def rows(self, query: str, **params: Any) -> list[Row]: ...
+
+    def table(self, query: str, **params: Any) -> Table:
+        """The column names and the rows as plain tuples: no mapping made per row (claims)."""
+        ...
 
     def run(self, query: str, **params: Any) -> int:
         """Execute a statement; returns how many rows it changed."""
