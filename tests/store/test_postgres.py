@@ -146,13 +146,18 @@ def test_claim_skips_a_job_another_transaction_holds_instead_of_waiting(pg: Post
     assert [j.id for j in pg.claim("w", None, 2).jobs] == [held.id]
 
 
+def analyzed_with_finished_jobs(conn: psycopg.Connection[tuple[object, ...]], count: int = 50_000) -> None:
+    """`count` succeeded jobs, then ANALYZE: statistics that see no job waiting or running."""
+    conn.execute(
+        "INSERT INTO errands.jobs (task, queue, args, state, run_at, created_at, finished_at)"
+        " SELECT 't', 'default', '{}', 'succeeded', 0, 0, 0 FROM generate_series(1, %s)", (count,)
+    )
+    conn.execute("ANALYZE errands.jobs")
+
+
 def test_claim_reads_the_ready_index_however_many_jobs_are_finished(pg: PostgresStore, postgres_url: str) -> None:
     with psycopg.connect(postgres_url) as conn:
-        conn.execute(
-            "INSERT INTO errands.jobs (task, queue, args, state, run_at, created_at, finished_at)"
-            " SELECT 't', 'default', '{}', 'succeeded', 0, 0, 0 FROM generate_series(1, 50000)"
-        )
-        conn.execute("ANALYZE errands.jobs")
+        analyzed_with_finished_jobs(conn)
         plans = {}
         for name, params in (("claim_any_queue", {}), ("claim", {"queues": json.dumps(["default"])})):
             query = pg._queries[name]
@@ -171,11 +176,7 @@ def test_counts_and_purges_read_partial_indexes_however_many_jobs_are_finished(
     dashboard's counts and the purge read the partial indexes (their conditions are literals in the
     statements, so a generic plan can read them too)."""
     with psycopg.connect(postgres_url) as conn:
-        conn.execute(
-            "INSERT INTO errands.jobs (task, queue, args, state, run_at, created_at, finished_at)"
-            " SELECT 't', 'default', '{}', 'succeeded', 0, 0, 0 FROM generate_series(1, 50000)"
-        )
-        conn.execute("ANALYZE errands.jobs")
+        analyzed_with_finished_jobs(conn)
         plans = {}
         for name, params in (
             ("dash_state_counts", {"cap": 1000}),
@@ -199,11 +200,7 @@ def test_settle_finds_its_jobs_by_id_when_statistics_saw_none_running(pg: Postgr
     """With many finished jobs analyzed (no running one in the statistics), a settle of N jobs
     must not read every running job once per outcome: N² rows thrown away by a join filter."""
     with psycopg.connect(postgres_url) as conn:
-        conn.execute(
-            "INSERT INTO errands.jobs (task, queue, args, state, run_at, created_at, finished_at)"
-            " SELECT 't', 'default', '{}', 'succeeded', 0, 0, 0 FROM generate_series(1, 50000)"
-        )
-        conn.execute("ANALYZE errands.jobs")
+        analyzed_with_finished_jobs(conn)
         conn.commit()
     pg.enqueue_alike(NewJob(task="t", args_json=json.dumps([{"n": n} for n in range(200)])))
     claimed = pg.claim("w", None, 200).jobs
