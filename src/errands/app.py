@@ -201,38 +201,24 @@ class Errands:
         """Every field of a new job but its arguments, checked. A delay is kept as given: the
         store adds it to its own clock, so a caller's wrong clock does not move the job. Without
         options they are the task's defaults, made once per task (and settings)."""
-        if (delay is None and run_at is None and priority is None and queue is None and unique_key is None
-                and unique is None and notify is None and after is None):
-            plain = self._plain.get(spec.name)
-            if plain is None or plain[0] is not spec or plain[1] is not self.settings:
-                plain = self._plain[spec.name] = (spec, self.settings, self._fields(spec))
-            return plain[2]
-        return self._fields(spec, delay, run_at, priority, queue, unique_key, unique, notify, after)
-
-    def _fields(
-        self,
-        spec: Task,
-        delay: float | None = None,
-        run_at: datetime | None = None,
-        priority: int | None = None,
-        queue: str | None = None,
-        unique_key: str | None = None,
-        unique: UniquePolicy | None = None,
-        notify: Mapping[str, Any] | None = None,
-        after: int | None = None,
-    ) -> dict[str, Any]:
-        when: float | None = None
+        plain = (delay is None and run_at is None and priority is None and queue is None and unique_key is None
+                 and unique is None and notify is None and after is None)
+        if plain:
+            made = self._plain.get(spec.name)
+            if made is not None and made[0] is spec and made[1] is self.settings:
+                return made[2]
         if delay is not None and run_at is not None:
             raise BadArguments("give delay or run_at, not both")
         check_options(delay=delay, priority=priority, queue=queue, unique_key=unique_key, unique=unique, after=after)
         if unique is not None and unique_key is None:
             raise BadArguments(f"unique={unique!r} needs a unique_key")
+        when: float | None = None
         if run_at is not None:
             if run_at.tzinfo is None:
                 raise BadArguments("run_at must be timezone-aware (e.g. datetime.now(UTC) + timedelta(...))")
             when = run_at.timestamp()
         opts = spec.options
-        return {
+        fields = {
             "task": spec.name,
             "queue": queue or opts.queue,
             "priority": opts.priority if priority is None else priority,
@@ -247,6 +233,9 @@ class Errands:
             "lease_seconds": opts.lease or self.settings.lease,
             "max_worker_losses": opts.max_worker_losses or self.settings.max_worker_losses,
         }
+        if plain:
+            self._plain[spec.name] = (spec, self.settings, fields)
+        return fields
 
     def _notify_json(self, spec: Mapping[str, Any] | None) -> str | None:
         normalized = notify.normalize(spec)
