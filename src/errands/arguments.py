@@ -90,6 +90,19 @@ class Arguments:
             self._one = self._build()
         return self._one
 
+    def problems(self, text: str) -> str | None:
+        """What is wrong with a job's arguments (their JSON), as `explain_arguments` says; None when
+        they fit the hints."""
+        try:
+            self.one.validate_json(text)
+        except ValueError as exc:
+            from pydantic import ValidationError  # loaded with `one`; imported here, off the hot path
+
+            if not isinstance(exc, ValidationError):
+                raise
+            return explain_arguments(exc.errors(include_url=False))
+        return None
+
     @property
     def many(self) -> TypeAdapter[Any]:
         if self._many is None:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .arguments import Arguments, explain_arguments
+from .arguments import Arguments
 from .backoff import Backoff
 from .codec import encode, to_json
 from .errors import BadArguments
@@ -93,13 +93,8 @@ class Task:
         string is a datetime), and the JSON is stored as the caller gave it."""
         self.check_args(args)
         text = to_json(dict(args), f"the arguments of task {self.name!r}", limit)
-        if self._arguments.typed:
-            from pydantic import ValidationError  # loaded by the validator
-
-            try:
-                self._arguments.one.validate_json(text)
-            except ValidationError as exc:
-                raise BadArguments(f"task {self.name!r}: {explain_arguments(exc.errors(include_url=False))}") from None
+        if self._arguments.typed and (problems := self._arguments.problems(text)):
+            raise BadArguments(f"task {self.name!r}: {problems}")
         return text
 
     def encode_many(self, many: Sequence[Mapping[str, Any]], limit: int) -> str:
