@@ -146,6 +146,40 @@ def test_claim_skips_a_job_another_transaction_holds_instead_of_waiting(pg: Post
     assert [j.id for j in pg.claim("w", None, 2).jobs] == [held.id]
 
 
+def test_an_idle_claim_keeps_to_a_pause_made_elsewhere_since_its_last_claim(pg: PostgresStore,
+                                                                            postgres_url: str) -> None:
+    """A claim with nothing to settle is one statement that claims only while no flow row exists;
+    the store's memory of the last transaction (no flow rows) must not let it past a new pause."""
+    assert pg.claim("w", None, 5).jobs == []  # the store last saw no flow row
+    job, _ = pg.enqueue(new())
+    other = open_store(postgres_url)
+    try:
+        other.pause("default")
+        assert pg.claim("w", None, 5).jobs == []
+        assert pg.get(job.id).state is State.QUEUED
+        other.pause("default", paused=False)
+    finally:
+        other.close()
+    assert [j.id for j in pg.claim("w", None, 5).jobs] == [job.id]
+    assert [e.state for e in pg.events(job.id)] == [State.QUEUED, State.RUNNING]
+
+
+def test_an_idle_claim_waits_for_a_log_reader_as_a_transaction_does(postgres_url: str) -> None:
+    """An event-log reader holds the gate exclusively: a claim (its 'running' event) waits for it,
+    here until lock_timeout."""
+    pg = open_store(f"{postgres_url}?lock_timeout=0.2")
+    try:
+        assert isinstance(pg, PostgresStore)
+        pg.enqueue(new())
+        with psycopg.connect(postgres_url, autocommit=True) as reader:
+            reader.execute("SELECT pg_advisory_lock(%s)", (pg._gate.key,))
+            with pytest.raises(StoreBusy, match="lock conflict"):
+                pg.claim("w", None, 5)
+        assert len(pg.claim("w", None, 5).jobs) == 1
+    finally:
+        pg.close()
+
+
 def analyzed_with_finished_jobs(conn: psycopg.Connection[tuple[object, ...]], count: int = 50_000) -> None:
     """`count` succeeded jobs, then ANALYZE: statistics that see no job waiting or running."""
     conn.execute(

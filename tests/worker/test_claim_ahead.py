@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 from typing import Any
 
 import pytest
@@ -16,7 +17,11 @@ from errands.worker import Worker
 from errands.worker.loop import MAX_AHEAD
 from tests.helpers import drain, wait_until
 
-Claims = list[tuple[str, int, int]]  # worker id, limit asked, jobs got
+Claims = list[tuple[str, int, int]]
+
+
+def succeeded(app: Errands, job_id: int) -> bool:
+    return app.get(job_id).state is State.SUCCEEDED  # worker id, limit asked, jobs got
 
 
 def count_claims(app: Errands, monkeypatch: pytest.MonkeyPatch) -> Claims:
@@ -104,6 +109,31 @@ def _finish(app: Errands, gate: threading.Event, worker: Worker, ran: list[int],
     wait_until(lambda: len(ran) == count and set(app.stats()["default"]) <= {"succeeded", "cancelled"},
                message="every job to end")
     worker.stop(timeout=30)
+
+
+def test_a_claim_that_got_fewer_jobs_than_asked_waits_for_a_wake_up(postgres_url: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """It saw every job it could take; claiming again at once would find none and keep the job just
+    started waiting for the interpreter. On PostgreSQL only a claimable job wakes an idle worker."""
+    app = Errands(postgres_url)
+    ran: list[int] = []
+
+    @app.task
+    def quick(ctx: JobContext, n: int) -> None:
+        ran.append(n)
+
+    claims = count_claims(app, monkeypatch)
+    worker = app.worker(WorkerConfig(concurrency=4, idle_wait=60, maintenance_interval=60)).start()
+    try:
+        wait_until(lambda: claims, message="the worker's first claim")
+        for n in range(3):
+            wait_until(partial(succeeded, app, quick.enqueue(n=n).id), message=f"job {n} to succeed")
+        assert worker.settler.wait_idle(10)
+    finally:
+        worker.stop()
+        app.close()
+    assert ran == [0, 1, 2]
+    assert [got for _, _, got in claims] == [0, 1, 1, 1]
 
 
 def test_a_job_held_ahead_keeps_its_lease_and_times_out_only_once_it_runs(store_url: str) -> None:

@@ -19,7 +19,7 @@ from .records import jobs_from_table
 from .values import Activity, LeaseReport, Readiness, Tx, WorkerInfo, event
 
 
-def _filters(queues: Sequence[str] | None, tasks: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
+def claim_filters(queues: Sequence[str] | None, tasks: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
     """The named statement's suffix and parameters for a worker's queues and tasks."""
     params = {} if tasks is None else {"tasks": json.dumps(list(tasks))}
     suffix = "" if tasks is None else "_tasks"
@@ -39,7 +39,7 @@ def claim(tx: Tx, worker_id: str, queues: Sequence[str] | None, limit: int,
         if allowed is None:
             break
         batch = limit - len(jobs) if gate is None else gate.batch(limit - len(jobs))
-        suffix, params = _filters(*allowed[:2])
+        suffix, params = claim_filters(*allowed[:2])
         got = jobs_from_table(*tx.table("claim" + suffix, worker_id=worker_id, limit=batch, now=tx.now, **params,
                                         **allowed[2]))
         jobs += got
@@ -51,8 +51,13 @@ def claim(tx: Tx, worker_id: str, queues: Sequence[str] | None, limit: int,
         gate.save(tx)
     if jobs and not tx.events_in_writes:
         tx.run("log_claimed", ids=json.dumps([job.id for job in jobs]), now=tx.now)
+    return in_claim_order(jobs), None if gate is None else gate.retry_in()
+
+
+def in_claim_order(jobs: list[Job]) -> list[Job]:
+    """Highest priority first, then oldest (one claim may read several queues or tasks)."""
     jobs.sort(key=lambda job: (-job.priority, job._run_at, job.id))  # epoch seconds: run_at makes a datetime
-    return jobs, None if gate is None else gate.retry_in()
+    return jobs
 
 
 def ready(tx: Tx, queues: Sequence[str] | None, tasks: Sequence[str] | None, retrying: bool) -> Readiness:
@@ -68,7 +73,7 @@ def ready(tx: Tx, queues: Sequence[str] | None, tasks: Sequence[str] | None, ret
     allowed = flow.narrowed(gate, queues, tasks)
     if allowed is None:
         return Readiness(False, waiting)
-    suffix, params = _filters(*allowed[:2])
+    suffix, params = claim_filters(*allowed[:2])
     return Readiness(bool(tx.rows("has_ready" + suffix, now=tx.now, **params, **allowed[2])[0]["ready"]), waiting)
 
 

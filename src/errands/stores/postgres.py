@@ -17,13 +17,13 @@ from typing import Any
 
 import psycopg
 from psycopg import pq
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import ConfigError, StoreError
-from ..job import Job, NewJob
-from . import produce
+from ..job import Job, NewJob, Outcome
+from . import leases, produce
 from .aftermath import FollowUps
 from .base import Store
 from .postgres_listen import ListenWatcher, PollWatcher
@@ -34,17 +34,21 @@ from .postgres_pool import (
     ForeignTx,
     PgTx,
     Pool,
+    claim_alone,
     clean,
     close_pool,
     closed_while_idle,
     configure,
+    configure_direct,
     lock_key,
     one_value,
+    read_table,
     translate_error,
 )
 from .postgres_url import TIMEOUTS, describe, first_line, parse_url
-from .records import Row
+from .records import Row, jobs_from_table
 from .sqlfiles import load_migrations, load_queries
+from .values import Claim
 
 log = logging.getLogger("errands.store")
 
@@ -76,6 +80,10 @@ class PostgresStore(Store):
             name: sql.replace("{schema}", quoted).replace("{channel}", f"'{self.channel}'")
             for name, sql in load_queries("postgres").items()
         }
+        began = self._queries["part_claim_began"]
+        self._claims_alone = {name: claim_alone(sql, began) for name, sql in self._queries.items()
+                              if name.startswith("claim")}
+        self._flow_free = True  # whether the last transaction saw no flow row (claims alone are tried then)
         first = self._connect()  # an unreachable server fails here, with one clear line
         try:
             if migrate:
@@ -94,7 +102,7 @@ class PostgresStore(Store):
             self.conninfo,
             connection_class=psycopg.Connection,
             kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": self._prepare_threshold},
-            configure=configure,
+            configure=configure_direct if self.listen else configure,
             min_size=int(options["pool_min"]),
             max_size=int(options["pool_max"]),
             timeout=float(options["pool_timeout"]),
@@ -139,6 +147,30 @@ class PostgresStore(Store):
             raise self._translate(exc) from exc
         finally:
             self._pool.putconn(conn)
+
+    # -- worker ---------------------------------------------------------------------
+
+    def claim(self, worker_id: str, queues: Sequence[str] | None, limit: int, tasks: Sequence[str] | None = None,
+              *, settle: Sequence[Outcome] = ()) -> Claim:
+        """`Store.claim`; with nothing to settle and no flow row (as last seen), one statement in
+        autocommit (`part_claim_began`): what an idle worker woken by a new job does, so that it starts
+        the job sooner. Not behind a pooler of transactions (listen=off): its session settings would not stay."""
+        if settle or not self._flow_free or not self.listen or (tasks is not None and not tasks):
+            return super().claim(worker_id, queues, limit, tasks, settle=settle)
+        suffix, params = leases.claim_filters(queues, tasks)
+        params |= {"worker_id": worker_id, "limit": limit, "gate": self._gate.key, "lock_timeout": self._lock_timeout,
+                   "skip_queues": "[]", "skip_tasks": "[]"}
+        conn = self._getconn()
+        try:
+            columns, rows = read_table(conn.cursor(row_factory=tuple_row), self._claims_alone["claim" + suffix], params)
+        except psycopg.Error as exc:
+            raise self._translate(exc) from exc
+        finally:
+            self._pool.putconn(conn)
+        if rows[0][0]:  # a flow row exists: claim within its limits
+            self._flow_free = False
+            return super().claim(worker_id, queues, limit, tasks)
+        return Claim(leases.in_claim_order(jobs_from_table(columns, (row for row in rows if row[1] is not None))), [])
 
     # -- connections --------------------------------------------------------------
 
@@ -204,7 +236,8 @@ class PostgresStore(Store):
                 cur.nextset()
                 row = cur.fetchone()
                 assert row is not None
-                return conn, float(row["now"]), not row["flow"]
+                self._flow_free = not row["flow"]
+                return conn, float(row["now"]), self._flow_free
             except psycopg.Error as exc:
                 self._pool.putconn(conn)
                 if not conn.broken or attempt == self._pool.max_size:

@@ -120,6 +120,14 @@ def configure(conn: Connection) -> None:
     conn.adapters.register_loader("json", TextLoader)
 
 
+def configure_direct(conn: Connection) -> None:
+    """`configure`, for a connection of its own on the server (no pooler of transactions between):
+    its session settings stay. A statement run alone is planned before it could set them, so the
+    plan settings a transaction sets at BEGIN (`EventLogGate`) are set for the session here."""
+    configure(conn)
+    conn.execute("SET jit = off; SET plan_cache_mode = force_custom_plan")
+
+
 def closed_while_idle(conn: Connection) -> bool:
     """Whether the server closed an idle pooled connection (a restart, pg_terminate_backend).
     No round trip: an idle connection has nothing to read, while a closed one holds the
@@ -168,7 +176,7 @@ class PgTx:
         return self._conn.execute(self._queries[query], clean(params)).rowcount
 
     def table(self, query: str, **params: Any) -> Table:
-        return _table(self._conn.cursor(row_factory=tuple_row), self._queries[query], params)
+        return read_table(self._conn.cursor(row_factory=tuple_row), self._queries[query], params)
 
 
 class ForeignTx:
@@ -190,10 +198,10 @@ class ForeignTx:
         return self._cursor.execute(self._queries[query], clean(params)).rowcount
 
     def table(self, query: str, **params: Any) -> Table:
-        return _table(self._cursor.connection.cursor(row_factory=tuple_row), self._queries[query], params)
+        return read_table(self._cursor.connection.cursor(row_factory=tuple_row), self._queries[query], params)
 
 
-def _table(cursor: psycopg.Cursor[tuple[Any, ...]], query: str, params: dict[str, Any]) -> Table:
+def read_table(cursor: psycopg.Cursor[tuple[Any, ...]], query: str, params: dict[str, Any]) -> Table:
     rows = cursor.execute(query, clean(params)).fetchall()
     return [column.name for column in cursor.description or ()], rows
 
@@ -224,6 +232,19 @@ def close_pool(pool: ConnectionPool[Connection]) -> None:
         threading.Thread(target=pool.close, name=f"{pool.name}-closer", daemon=True).start()
     else:
         pool.close()
+
+
+def claim_alone(claim: str, began: str) -> str:
+    """A claim statement (batch.sql) as a transaction of its own, after `part_claim_began`: its clock
+    read in `began`, nothing leased when a flow row exists, and one row more than the jobs, or one
+    row with no job: `flow` first, then the job's columns."""
+    lease = "FROM picked WHERE j.id = picked.id"
+    assert claim.startswith("WITH picked AS") and lease in claim and claim.endswith("SELECT * FROM claimed"), claim
+    body = claim.removeprefix("WITH ").replace("%(now)s", "(SELECT now FROM began)")
+    body = body.replace(lease, "FROM picked, began WHERE j.id = picked.id AND NOT began.flow")
+    body = body.removesuffix("SELECT * FROM claimed")
+    body += "SELECT began.flow, claimed.* FROM began LEFT JOIN claimed ON true"
+    return f"{began}, {body}"
 
 
 def lock_key(name: str) -> int:
