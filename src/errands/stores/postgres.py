@@ -29,6 +29,7 @@ from .base import Store
 from .postgres_listen import ListenWatcher, PollWatcher
 from .postgres_pool import (
     NOW,
+    Claimer,
     Connection,
     EventLogGate,
     ForeignTx,
@@ -39,7 +40,6 @@ from .postgres_pool import (
     close_pool,
     closed_while_idle,
     configure,
-    configure_direct,
     lock_key,
     one_value,
     read_table,
@@ -102,7 +102,7 @@ class PostgresStore(Store):
             self.conninfo,
             connection_class=psycopg.Connection,
             kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": self._prepare_threshold},
-            configure=configure_direct if self.listen else configure,
+            configure=configure,
             min_size=int(options["pool_min"]),
             max_size=int(options["pool_max"]),
             timeout=float(options["pool_timeout"]),
@@ -114,7 +114,8 @@ class PostgresStore(Store):
         waits = float(options["lock_timeout"])  # what `enqueue` waits for the gate, as a transaction does
         self._lock_timeout = f"{max(round(waits * 1000), 1) if waits else 0}ms"
         # A store dropped without close() must not keep its connections and threads.
-        self._closer = weakref.finalize(self, close_pool, self._pool)
+        self._claimer = Claimer(self._connect)
+        self._closer = weakref.finalize(self, close_pool, self._pool, self._claimer)
         self._closer.atexit = False
 
     # -- producer -------------------------------------------------------------------
@@ -153,20 +154,23 @@ class PostgresStore(Store):
     def claim(self, worker_id: str, queues: Sequence[str] | None, limit: int, tasks: Sequence[str] | None = None,
               *, settle: Sequence[Outcome] = ()) -> Claim:
         """`Store.claim`; with nothing to settle and no flow row (as last seen), one statement in
-        autocommit (`part_claim_began`): what an idle worker woken by a new job does, so that it starts
-        the job sooner. Not behind a pooler of transactions (listen=off): its session settings would not stay."""
+        autocommit (`part_claim_began`) on the claimer's connection: what an idle worker woken by a new
+        job does, so that it starts the job sooner. Not behind a pooler of transactions (listen=off):
+        the claimer's session settings would not stay."""
         if settle or not self._flow_free or not self.listen or (tasks is not None and not tasks):
             return super().claim(worker_id, queues, limit, tasks, settle=settle)
         suffix, params = leases.claim_filters(queues, tasks)
         params |= {"worker_id": worker_id, "limit": limit, "gate": self._gate.key, "lock_timeout": self._lock_timeout,
                    "skip_queues": "[]", "skip_tasks": "[]"}
-        conn = self._getconn()
+        conn = self._claimer.take()
+        if conn is None:  # another thread's idle claim runs on it
+            return super().claim(worker_id, queues, limit, tasks)
         try:
             columns, rows = read_table(conn.cursor(row_factory=tuple_row), self._claims_alone["claim" + suffix], params)
         except psycopg.Error as exc:
             raise self._translate(exc) from exc
         finally:
-            self._pool.putconn(conn)
+            self._claimer.give_back()
         if rows[0][0]:  # a flow row exists: claim within its limits
             self._flow_free = False
             return super().claim(worker_id, queues, limit, tasks)

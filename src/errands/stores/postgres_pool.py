@@ -9,6 +9,7 @@ import re
 import select
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -120,14 +121,6 @@ def configure(conn: Connection) -> None:
     conn.adapters.register_loader("json", TextLoader)
 
 
-def configure_direct(conn: Connection) -> None:
-    """`configure`, for a connection of its own on the server (no pooler of transactions between):
-    its session settings stay. A statement run alone is planned before it could set them, so the
-    plan settings a transaction sets at BEGIN (`EventLogGate`) are set for the session here."""
-    configure(conn)
-    conn.execute("SET jit = off; SET plan_cache_mode = force_custom_plan")
-
-
 def closed_while_idle(conn: Connection) -> bool:
     """Whether the server closed an idle pooled connection (a restart, pg_terminate_backend).
     No round trip: an idle connection has nothing to read, while a closed one holds the
@@ -225,7 +218,50 @@ def one_value(conn: Connection, query: str) -> Any:
     return next(iter(row.values()))
 
 
-def close_pool(pool: ConnectionPool[Connection]) -> None:
+class Claimer:
+    """The connection an idle worker's claims run on, one statement each (`claim_alone`), outside the
+    pool: a statement run alone is planned before it could set what a claim transaction sets at BEGIN
+    (`EventLogGate`), so they are set for this connection's session; the pooled connections keep the
+    server's defaults (custom plans on every run would cost an enqueue a quarter of its speed).
+    Opened on first use and again after it died; one thread at a time (`take` returns None meanwhile)."""
+
+    def __init__(self, connect: Callable[[], Connection]) -> None:
+        self._connect = connect
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+
+    def take(self) -> Connection | None:
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self._conn is not None and closed_while_idle(self._conn):
+                self._drop()
+            if self._conn is None:
+                conn = self._connect()
+                conn.execute("SET jit = off; SET plan_cache_mode = force_custom_plan")
+                self._conn = conn
+            return self._conn
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def give_back(self) -> None:
+        if self._conn is not None and self._conn.broken:
+            self._drop()
+        self._lock.release()
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def close_pool(pool: ConnectionPool[Connection], claimer: Claimer) -> None:
+    claimer.close()
     # Garbage collection may run this on one of the pool's own threads, which cannot join
     # itself: close from a thread of its own then.
     if threading.current_thread().name.startswith(f"{pool.name}-"):
