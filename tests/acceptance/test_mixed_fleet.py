@@ -91,9 +91,9 @@ def test_the_claim_reads_the_task_indexes_on_sqlite(tmp_path: Path) -> None:
         plans[name] = "\n".join(r[-1] for r in rows)
     conn.close()
     assert "USING INDEX jobs_ready_task (queue=? AND task=?)" in plans["claim_tasks"], plans
-    assert "USING INDEX jobs_ready_any_task (task=?)" in plans["claim_any_queue_tasks"], plans
+    assert "USING INDEX jobs_ready_task (queue=? AND task=?)" in plans["claim_any_queue_tasks"], plans
     assert "jobs_ready_task" in plans["has_ready_tasks"], plans
-    assert "jobs_ready_any_task" in plans["has_ready_any_queue_tasks"], plans
+    assert "USING INDEX jobs_ready_task (queue=? AND task=?)" in plans["has_ready_any_queue_tasks"], plans
     for plan in plans.values():
         assert "SCAN jobs" not in plan and "SCAN j " not in plan, plans
 

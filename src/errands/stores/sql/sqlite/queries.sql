@@ -92,17 +92,17 @@ WHERE id IN (
 RETURNING *;
 
 -- claim_any_queue_tasks: the same as claim_tasks, for a worker that serves every queue but
--- :skip_queues (one read per task through jobs_ready_any_task)
+-- :skip_queues, over the queues that hold waiting jobs (part_waiting_queues)
+{part_waiting_queues}
 UPDATE jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
     lease_owner = :worker_id, lease_token = lower(hex(randomblob(12))),
     lease_expires_at = :now + lease_seconds, cancel_requested = 0
 WHERE id IN (
-    SELECT j.id FROM json_each(:tasks) AS t, jobs AS j
-    WHERE j.id IN (
-        SELECT id FROM jobs INDEXED BY jobs_ready_any_task
-        WHERE task = t.value AND state IN ('queued', 'scheduled') AND run_at <= :now
-          AND queue NOT IN (SELECT value FROM json_each(:skip_queues))
+    SELECT j.id FROM waiting_queue AS q, json_each(:tasks) AS t, jobs AS j
+    WHERE q.name IS NOT NULL AND q.name NOT IN (SELECT value FROM json_each(:skip_queues)) AND j.id IN (
+        SELECT id FROM jobs INDEXED BY jobs_ready_task
+        WHERE queue = q.name AND task = t.value AND state IN ('queued', 'scheduled') AND run_at <= :now
         ORDER BY priority DESC, run_at, id
         LIMIT :limit
     )
@@ -110,6 +110,16 @@ WHERE id IN (
     LIMIT :limit
 )
 RETURNING *;
+
+-- part_waiting_queues: every queue holding waiting jobs, skipping through jobs_ready_task: one
+-- seek per queue, however many jobs wait
+WITH RECURSIVE waiting_queue(name) AS (
+    SELECT (SELECT min(queue) FROM jobs INDEXED BY jobs_ready_task WHERE state IN ('queued', 'scheduled'))
+    UNION ALL
+    SELECT (SELECT min(queue) FROM jobs INDEXED BY jobs_ready_task
+            WHERE state IN ('queued', 'scheduled') AND queue > waiting_queue.name)
+    FROM waiting_queue WHERE name IS NOT NULL
+)
 
 -- has_ready: whether a due job waits in the given queues (a read: idle workers ask before they lock)
 SELECT EXISTS (
@@ -129,10 +139,12 @@ SELECT EXISTS (
 
 -- has_ready_any_queue_tasks: the same as has_ready_tasks, for a worker that serves every queue but
 -- :skip_queues
+{part_waiting_queues}
 SELECT EXISTS (
-    SELECT 1 FROM jobs INDEXED BY jobs_ready_any_task
-    WHERE state IN ('queued', 'scheduled') AND run_at <= :now AND task IN (SELECT value FROM json_each(:tasks))
-      AND queue NOT IN (SELECT value FROM json_each(:skip_queues))
+    SELECT 1 FROM waiting_queue AS q, jobs INDEXED BY jobs_ready_task
+    WHERE q.name IS NOT NULL AND q.name NOT IN (SELECT value FROM json_each(:skip_queues))
+      AND queue = q.name AND state IN ('queued', 'scheduled') AND run_at <= :now
+      AND task IN (SELECT value FROM json_each(:tasks))
 ) AS ready;
 
 -- count_retrying: failed jobs waiting for their retry (in backoff or due), in the given queues and of
