@@ -76,6 +76,20 @@ def test_claim_orders_by_priority_then_age_and_respects_limit(store: Store) -> N
     assert [j.id for j in store.claim("w", None, 5).jobs] == [low2.id]
 
 
+def test_a_claim_of_every_queue_takes_the_best_jobs_across_queues_of_its_tasks(store: Store) -> None:
+    ids = {}
+    for queue, task, priority in [("b", "t", 1), ("a", "t", 0), ("c", "t", 5), ("a", "u", 9), ("c", "other", 7),
+                                  ("b", "t", 5), ("d", "u", 3)]:
+        ids[queue, task, priority] = store.enqueue(new(task, queue=queue, priority=priority))[0].id
+    assert store.ready(None, ["t", "u"]).due and not store.ready(None, ["nothing"]).due
+    got = [j.id for j in store.claim("w", None, 4, ["t", "u"]).jobs]
+    assert got == [ids["a", "u", 9], ids["c", "t", 5], ids["b", "t", 5], ids["d", "u", 3]]
+    got = [j.id for j in store.claim("w", None, 5, ["t", "u"]).jobs]
+    assert got == [ids["b", "t", 1], ids["a", "t", 0]]
+    assert not store.ready(None, ["t", "u"]).due
+    assert store.get(ids["c", "other", 7]).state is State.QUEUED
+
+
 def test_claim_filters_by_queue(store: Store) -> None:
     mail = store.enqueue(new(queue="mail"))[0]
     store.enqueue(new(queue="reports"))
