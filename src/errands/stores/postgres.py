@@ -100,7 +100,7 @@ class PostgresStore(Store):
             )
         self._pool: ConnectionPool[Connection] = Pool(
             self.conninfo,
-            connection_class=psycopg.Connection,
+            connection_class=Connection,
             kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": self._prepare_threshold},
             configure=configure,
             min_size=int(options["pool_min"]),
@@ -143,7 +143,7 @@ class PostgresStore(Store):
                   "lock_timeout": self._lock_timeout}
         conn = self._getconn()
         try:
-            return conn.execute(self._queries[query], clean(params)).fetchall()
+            return conn.kept_cursor().execute(self._queries[query], clean(params)).fetchall()
         except psycopg.Error as exc:
             raise self._translate(exc) from exc
         finally:
@@ -181,7 +181,7 @@ class PostgresStore(Store):
     def _connect(self) -> Connection:
         """A connection of its own, outside the pool (migrations, the change watcher)."""
         try:
-            conn = psycopg.connect(self.conninfo, autocommit=True, row_factory=dict_row,
+            conn = Connection.connect(self.conninfo, autocommit=True, row_factory=dict_row,
                                    prepare_threshold=self._prepare_threshold)
         except psycopg.Error as exc:
             raise StoreError(f"cannot reach PostgreSQL at {self.where}: {first_line(exc)}") from exc

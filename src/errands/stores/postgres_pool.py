@@ -25,7 +25,19 @@ from .postgres_url import first_line
 from .records import Row
 from .values import Table
 
-Connection = psycopg.Connection[dict[str, Any]]
+
+class Connection(psycopg.Connection[dict[str, Any]]):
+    """A connection of the store's. It keeps one cursor for the statement run most often by itself
+    (a single enqueue): a cursor learns how to send each type of parameter, which a new cursor per
+    statement (`execute`) works out again, ~15 µs of the ~40 µs of client CPU an enqueue costs."""
+
+    _kept: psycopg.Cursor[dict[str, Any]] | None = None
+
+    def kept_cursor(self) -> psycopg.Cursor[dict[str, Any]]:
+        if self._kept is None or self._kept.closed:
+            self._kept = self.cursor()
+        return self._kept
+
 
 CLOCK = "extract(epoch FROM clock_timestamp())::float8 AS now"
 NOW = f"SELECT {CLOCK}"
@@ -272,8 +284,8 @@ def close_pool(pool: ConnectionPool[Connection], claimer: Claimer) -> None:
 
 def claim_alone(claim: str, began: str) -> str:
     """A claim statement (batch.sql) as a transaction of its own, after `part_claim_began`: its clock
-    read in `began`, nothing leased when a flow row exists, and one row more than the jobs, or one
-    row with no job: `flow` first, then the job's columns."""
+    read in `began`, nothing leased when a flow row exists. Its rows: `flow`, then the columns of a
+    job leased, one row per job; one row with no job (its columns NULL) when none was."""
     lease = "FROM picked WHERE j.id = picked.id"
     assert claim.startswith("WITH picked AS") and lease in claim and claim.endswith("SELECT * FROM claimed"), claim
     body = claim.removeprefix("WITH ").replace("%(now)s", "(SELECT now FROM began)")

@@ -38,9 +38,9 @@ SELECT id, state, notifies, has_children,
        CASE WHEN state = 'queued' THEN pg_notify({channel}, id::text) END AS notified
 FROM settled;
 
--- part_claim_began: the head of a claim statement run as a transaction of its own (autocommit), as an
--- idle worker claims when it has nothing to settle: one round trip instead of three, and what wakes an
--- idle worker is a job just enqueued. `began` takes what a claim transaction's BEGIN takes (the event-log
+-- part_claim_began: the head of a claim statement run as a transaction of its own (autocommit): the
+-- claim of an idle worker with nothing to settle (woken by a job just enqueued), in one round trip
+-- instead of three. `began` takes what a claim transaction's BEGIN takes (the event-log
 -- gate, waiting %(lock_timeout)s at most; the clock) and whether any flow row constrains claims: then
 -- nothing is claimed, and the caller claims again in a transaction that locks the flow rows
 -- (postgres_pool.claim_alone makes the statements). Such a claim does not wait for its commit to reach
