@@ -324,6 +324,16 @@ def test_connections_killed_while_idle_are_replaced_without_an_error(pg: Postgre
     assert pg.enqueue(new())[1]
 
 
+def test_an_idle_claim_whose_connection_was_killed_opens_another_without_an_error(
+    pg: PostgresStore, postgres_url: str
+) -> None:
+    assert pg.claim("w", None, 1).jobs == []  # opens the idle claims' connection
+    job, _ = pg.enqueue(new())
+    assert terminate(postgres_url) >= 1
+    time.sleep(0.1)  # let the terminations reach our sockets
+    assert [j.id for j in pg.claim("w", None, 1).jobs] == [job.id]
+
+
 def test_an_error_message_holding_nul_is_still_recorded(pg: PostgresStore) -> None:
     pg.enqueue(new())
     [job] = pg.claim("w", None, 1).jobs
