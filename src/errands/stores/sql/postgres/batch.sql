@@ -43,13 +43,9 @@ FROM settled;
 -- instead of three. `began` takes what a claim transaction's BEGIN takes (the event-log
 -- gate, waiting %(lock_timeout)s at most; the clock) and whether any flow row constrains claims: then
 -- nothing is claimed, and the caller claims again in a transaction that locks the flow rows
--- (postgres_pool.claim_alone makes the statements). Such a claim does not wait for its commit to reach
--- the disk: a server crash may forget it, and the job is queued again, as when a worker dies, to run
--- again (at least once). The job's outcome, and anything it saves, waits for the disk, and with it
--- the claim.
+-- (postgres_pool.claim_alone makes the statements). Its commit waits for the disk, as every write does.
 WITH began AS MATERIALIZED (
     SELECT set_config('lock_timeout', %(lock_timeout)s, true) AS lock_timeout,
-           set_config('synchronous_commit', 'off', true) AS commits,
            pg_advisory_xact_lock_shared(%(gate)s) AS gate, extract(epoch FROM clock_timestamp())::float8 AS now,
            EXISTS (SELECT 1 FROM {schema}.flow WHERE concurrency IS NOT NULL OR rate_count IS NOT NULL
                    OR paused = 1) AS flow
