@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import ConfigError, StoreError
 from ..job import Job, NewJob, Outcome
-from . import leases, produce
+from . import flow, leases, produce
 from .aftermath import FollowUps
 from .base import Store
 from .postgres_listen import ListenWatcher, PollWatcher
@@ -157,11 +157,12 @@ class PostgresStore(Store):
         autocommit (`part_claim_began`) on the claimer's connection: what an idle worker woken by a new
         job does, so that it starts the job sooner. Not behind a pooler of transactions (listen=off):
         the claimer's session settings would not stay."""
-        if settle or not self._flow_free or not self.listen or (tasks is not None and not tasks):
+        allowed = flow.narrowed(None, queues, tasks)
+        if settle or not self._flow_free or not self.listen or allowed is None:
             return super().claim(worker_id, queues, limit, tasks, settle=settle)
-        suffix, params = leases.claim_filters(queues, tasks)
-        params |= {"worker_id": worker_id, "limit": limit, "gate": self._gate.key, "lock_timeout": self._lock_timeout,
-                   "skip_queues": "[]", "skip_tasks": "[]"}
+        suffix, params = leases.claim_filters(*allowed[:2])
+        params |= allowed[2] | {"worker_id": worker_id, "limit": limit, "gate": self._gate.key,
+                                "lock_timeout": self._lock_timeout}
         conn = self._claimer.take()
         if conn is None:  # another thread's idle claim runs on it
             return super().claim(worker_id, queues, limit, tasks)
