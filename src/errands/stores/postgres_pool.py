@@ -286,10 +286,10 @@ def claim_alone(claim: str, began: str) -> str:
     """A claim statement (batch.sql) as a transaction of its own, after `part_claim_began`: its clock
     read in `began`, nothing leased when a flow row exists. Its rows: `flow`, then the columns of a
     job leased, one row per job; one row with no job (its columns NULL) when none was."""
-    lease = "FROM picked WHERE j.id = picked.id"
+    lease = "WHERE j.id = ANY(ARRAY(SELECT id FROM picked))"
     assert claim.startswith("WITH picked AS") and lease in claim and claim.endswith("SELECT * FROM claimed"), claim
     body = claim.removeprefix("WITH ").replace("%(now)s", "(SELECT now FROM began)")
-    body = body.replace(lease, "FROM picked, began WHERE j.id = picked.id AND NOT began.flow")
+    body = body.replace(lease, f"{lease} AND NOT (SELECT flow FROM began)")
     body = body.removesuffix("SELECT * FROM claimed")
     body += "SELECT began.flow, claimed.* FROM began LEFT JOIN claimed ON true"
     return f"{began}, {body}"

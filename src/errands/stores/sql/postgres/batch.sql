@@ -5,18 +5,21 @@
 -- objects (the fields of `o` below; `data` is the 'state' event's data). Rows are locked in id
 -- order, as every multi-row write here does; each settled job gets its 'state' event, and a
 -- released job wakes idle workers. Returns the settled jobs, with what the caller needs to follow
--- their end (notification jobs, continuations). `settled` finds its rows by id alone: `mine` holds
--- them locked, its conditions checked on their latest versions. Repeating those conditions there let
--- the planner, when statistics saw no running job, scan every running job once per outcome.
+-- their end (notification jobs, continuations). `mine` finds its rows by id alone, as a list (`=
+-- ANY(ARRAY(...))`: the primary key, however stale the statistics), and holds them locked; `settled`
+-- finds them by id one by one and checks their state on `mine`'s latest versions, not on the table.
+-- A condition on the table's state would let the planner read every running job through a partial
+-- index (statistics that saw few running jobs make that look cheap): a thousand rows read for each
+-- settle in a drain, where a worker holds hundreds of jobs ahead.
 WITH o AS (
     SELECT * FROM json_to_recordset(%(outcomes)s::json) AS o(
         job_id bigint, lease_token text, state text, result text, finished boolean, retry_in double precision,
         error_type text, error_message text, error_traceback text, progress_current double precision,
         progress_total double precision, progress_message text, worker_lost integer, released integer, data json)
 ), mine AS (
-    SELECT j.id, j.lease_token FROM {schema}.jobs j JOIN o ON o.job_id = j.id
-    WHERE j.lease_token = o.lease_token AND j.state = 'running'
-    ORDER BY j.id FOR UPDATE OF j
+    SELECT id, lease_token, state FROM {schema}.jobs
+    WHERE id = ANY(ARRAY(SELECT job_id FROM o)) AND lease_token = ANY(ARRAY(SELECT lease_token FROM o))
+    ORDER BY id FOR UPDATE
 ), settled AS (
     UPDATE {schema}.jobs j
     SET state = o.state, result = o.result::json, finished_at = CASE WHEN o.finished THEN %(now)s END,
@@ -28,7 +31,7 @@ WITH o AS (
         worker_losses = j.worker_losses + o.worker_lost, attempt = j.attempt - o.released,
         lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
     FROM mine JOIN o ON o.job_id = mine.id AND o.lease_token = mine.lease_token
-    WHERE j.id = mine.id
+    WHERE j.id = mine.id AND mine.state = 'running'
     RETURNING j.id, j.state, j.notify IS NOT NULL AS notifies, j.has_children, o.data
 ), logged AS (
     INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
@@ -52,13 +55,15 @@ WITH began AS MATERIALIZED (
 )
 
 -- part_lease: the tail of every claim statement below, after its `picked` CTE: lease the picked
--- jobs to %(worker_id)s and write their 'running' events in the same statement
+-- jobs to %(worker_id)s and write their 'running' events in the same statement. The picked jobs are
+-- found by id as a list, through the primary key (a join on id let the planner read the whole table
+-- when it looked small: 10,000 rows for each claim in a drain)
 , claimed AS (
     UPDATE {schema}.jobs j
     SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
         lease_owner = %(worker_id)s, lease_token = replace(gen_random_uuid()::text, '-', ''),
         lease_expires_at = %(now)s + j.lease_seconds, cancel_requested = false
-    FROM picked WHERE j.id = picked.id
+    WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.*
 ), logged AS (
     INSERT INTO {schema}.job_events (job_id, at, kind, state, data)
