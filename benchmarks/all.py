@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-memory", action="store_true", help="skip the worker memory run")
     parser.add_argument("--latency-jobs", type=int, default=300, help="jobs in the pick-up latency run")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="how long idle CPU is measured")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the headline figures (medians are shown)")
     parser.add_argument(
         "--server",
         default=os.environ.get("BENCH_PG_SERVER", DEFAULT_SERVER),
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         memory=not args.skip_memory,
         latency_jobs=args.latency_jobs,
         idle_seconds=args.idle_seconds,
+        rounds=args.rounds,
         server=args.server,
         keep=args.keep,
         base=base,

@@ -36,6 +36,7 @@ class AllOptions:
     latency_jobs: int = 300
     gap: float = 0.020
     idle_seconds: float = 5.0
+    rounds: int = 3
     server: str = ""
     keep: bool = False
     base: Path = Path("/tmp")
@@ -83,7 +84,7 @@ def run_sqlite(options: AllOptions) -> StoreResults:
     say("== SQLite: errands vs huey")
     suite_options = Options(
         jobs=options.jobs, latency_jobs=options.latency_jobs, gap=options.gap,
-        idle_seconds=options.idle_seconds, base=options.base,
+        idle_seconds=options.idle_seconds, rounds=options.rounds, base=options.base,
     )
     load = machine.load_average()
     errands, huey = run_sqlite_suite(suite_options)
@@ -98,7 +99,7 @@ def run_postgres(options: AllOptions) -> StoreResults:
     big = (max(1_000, options.big_rows // 100), options.big_rows) if options.big else ()
     pg_options = PgOptions(
         jobs=options.jobs, latency_jobs=options.latency_jobs, gap=options.gap, idle_seconds=options.idle_seconds,
-        base=options.base, systems=("errands", "pgqueuer"), wal=True, claim_sizes=big,
+        rounds=options.rounds, base=options.base, systems=("errands", "pgqueuer"), wal=True, claim_sizes=big,
     )
     load = machine.load_average()
     with fresh_database(options.server, keep=options.keep) as db:

@@ -41,7 +41,7 @@ def _rate(r: PgResults, name: str, figure: str) -> float:
 
 
 def _latency(r: PgResults, p: int) -> float:
-    return r.systems["errands"].latencies[0].percentile(p)
+    return r.systems["errands"].latency.percentile(p)
 
 
 def claim_flat(r: PgResults) -> bool:
@@ -66,7 +66,7 @@ def _each(r: PgResults, value: Callable[[Results], float]) -> dict[str, float]:
 
 
 def _percentiles(r: PgResults, p: int) -> dict[str, float]:
-    return {name: s.latencies[0].percentile(p) for name, s in r.systems.items()}
+    return {name: s.latency.percentile(p) for name, s in r.systems.items()}
 
 
 def rows(options: PgOptions, r: PgResults) -> list[Row]:
@@ -88,7 +88,7 @@ def rows(options: PgOptions, r: PgResults) -> list[Row]:
     for p in (50, 95, 99):
         table.append(Row(f"pick-up latency p{p}, idle workers", _percentiles(r, p), "ms", False))
     idle = f"idle worker CPU over {options.idle_seconds:g} s"
-    table.append(Row(idle, _each(r, lambda s: s.latencies[0].idle_cpu_percent), "% of a core", False))
+    table.append(Row(idle, _each(r, lambda s: s.latency.idle_cpu_percent), "% of a core", False))
     for c in r.claims:
         table.append(
             Row(
@@ -132,7 +132,7 @@ def claim_lines(r: PgResults) -> list[str]:
 
 
 def notes(options: PgOptions, r: PgResults) -> list[str]:
-    lat = {name: s.latencies[0].setting.label for name, s in r.systems.items()}
+    lat = {name: s.latency.setting.label for name, s in r.systems.items()}
     return [
         "Ratios are how many times better errands is: errands/peer for jobs/s, peer/errands for ms and CPU.",
         f"A one-row INSERT per transaction from one client (autocommit, psycopg) reached "
@@ -159,7 +159,7 @@ def render(options: PgOptions, r: PgResults, machine: str) -> str:
     for name in r.systems:
         out += drain_lines(name, r.systems[name])
     out += ["", "### Pick-up latency and idle CPU", ""]
-    out += [latency_line(name, s.latencies[0]) for name, s in r.systems.items()]
+    out += [latency_line(name, run) for name, s in r.systems.items() for run in s.latencies]
     out += ["", "### errands claim cost", ""] + claim_lines(r)
     out += ["", "### errands goals (issue 4)", ""]
     out += [f"- [{'x' if g.met(r) else ' '}] {'met' if g.met(r) else 'missed'}: {g.text}" for g in GOALS]

@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-jobs", type=int, default=300, help="jobs in the pick-up latency run")
     parser.add_argument("--gap-ms", type=float, default=20.0, help="milliseconds between latency jobs")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="how long idle CPU is measured")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the headline figures (medians are shown)")
     parser.add_argument(
         "--concurrency",
         type=_ints,
@@ -76,6 +77,7 @@ def options_from(args: argparse.Namespace, base: Path) -> PgOptions:
         latency_jobs=args.latency_jobs,
         gap=args.gap_ms / 1000,
         idle_seconds=args.idle_seconds,
+        rounds=args.rounds,
         concurrency=args.concurrency,
         procrastinate_concurrency=args.procrastinate_concurrency,
         pgqueuer_batch=args.pgqueuer_batch,

@@ -17,7 +17,7 @@ from typing import TypeVar
 from benchmarks.pg_db import Database
 from benchmarks.pg_systems import ErrandsPgSystem, PgQueuerSystem, ProcrastinateSystem
 from benchmarks.pg_workloads import ClaimCost, claim_costs, insert_ceiling, wal_syncs
-from benchmarks.suite import Options, Results, run_drains, run_enqueue, run_latency, say
+from benchmarks.suite import Options, Results, run_drains, run_enqueue, run_latency, run_round, say
 from benchmarks.systems import ErrandsSystem, Setting, System
 from benchmarks.workloads import Factory, fresh_folder
 
@@ -117,7 +117,8 @@ def measured(db: Database, schemas: Schemas, into: Results, step: Callable[[Resu
         return scratch
 
     got = rerun_on_restart(db, schemas, attempt)
-    into.single, into.bulk = got.single or into.single, got.bulk or into.bulk
+    into.singles += got.singles
+    into.bulk = got.bulk or into.bulk
     into.drains += got.drains
     into.latencies += got.latencies
 
@@ -141,6 +142,14 @@ def run_all(options: PgOptions, db: Database) -> PgResults:
     for name in options.systems:
         setting = latency_setting(name, each[name].best_drain.setting, options)
         measured(db, schemas, each[name], partial(run_latency, new[name], name, [setting], options))
+
+    meter = (lambda: wal_syncs(db)) if options.wal else None
+    for number in range(2, options.rounds + 1):
+        say(f"round {number} of {options.rounds}: single enqueue, best drain, pick-up (the report shows medians)")
+        for name in options.systems:
+            drains = [each[name].best_drain.setting, *([ErrandsSystem.defaults_setting()] if name == "errands" else [])]
+            step = partial(run_round, new[name], name, drains, each[name].latency.setting, options, meter=meter)
+            measured(db, schemas, each[name], step)
 
     if options.claim_sizes:
         results.claims = rerun_on_restart(db, schemas, lambda: run_claims(options, db, schemas))

@@ -38,14 +38,14 @@ GOALS = [
     Goal("drain >= 3x huey (aim 5x)", lambda e, h: e.best_drain.rate >= 3 * h.best_drain.rate),
     Goal("single enqueue >= 1.25x huey", lambda e, h: e.single >= 1.25 * h.single),
     Goal("bulk enqueue >= 50,000 jobs/s", lambda e, h: e.bulk >= 50_000),
-    Goal("pick-up p50 < 5 ms", lambda e, h: e.latencies[0].percentile(50) < 5),
-    Goal("pick-up p99 < 15 ms", lambda e, h: e.latencies[0].percentile(99) < 15),
-    Goal("idle worker < 2% of a core", lambda e, h: e.latencies[0].idle_cpu_percent < 2),
+    Goal("pick-up p50 < 5 ms", lambda e, h: e.latency.percentile(50) < 5),
+    Goal("pick-up p99 < 15 ms", lambda e, h: e.latency.percentile(99) < 15),
+    Goal("idle worker < 2% of a core", lambda e, h: e.latency.idle_cpu_percent < 2),
 ]
 
 
 def rows(options: Options, errands: Results, huey: Results) -> list[Row]:
-    e_lat, h_lat = errands.latencies[0], huey.latencies[0]
+    e_lat, h_lat = errands.latency, huey.latency
     n = f"{options.jobs:,}"
     table = [
         Row(f"enqueue {n} jobs, one call each", errands.single, huey.single, "jobs/s", True),
@@ -84,7 +84,7 @@ def drain_lines(name: str, results: Results) -> list[str]:
         exited = "" if d.seconds_to_exit is None else f"; both exited at {d.seconds_to_exit:.2f} s"
         if d.metered is not None:
             exited += f"; {d.metered:.0f} WAL fsyncs server-wide, {d.metered / d.jobs:.3f} per job"
-        mark = " **(best)**" if d is best else ""
+        mark = " **(in the table: the best setting's median run)**" if d is best else ""
         out.append(
             f"- {name}: {d.setting.label}: {d.rate:,.0f} jobs/s (last line at {d.seconds_to_last_line:.2f} s"
             f"{exited}; {d.cpu_us_per_job:.0f} µs CPU per job, startup included){mark}"
@@ -110,8 +110,8 @@ def render(options: Options, errands: Results, huey: Results, machine: str) -> s
         "Drain: from starting the workers until errands' `--burst` workers both exited (every outcome "
         "recorded); for huey until the last line was written (huey has no burst mode). Both systems keep "
         "their default logging (errands one INFO line per job, huey two); the quiet runs below show what that costs.",
-        f"Latency and idle rows: errands {errands.latencies[0].setting.label}; "
-        f"huey {huey.latencies[0].setting.label} (polling every {options.huey_poll * 1000:g} ms, "
+        f"Latency and idle rows: errands {errands.latency.setting.label}; "
+        f"huey {huey.latency.setting.label} (polling every {options.huey_poll * 1000:g} ms, "
         "like errands' default `poll_interval`).",
         "",
         "### Drain settings tried",

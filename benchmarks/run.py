@@ -26,6 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-jobs", type=int, default=300, help="jobs in the pick-up latency run")
     parser.add_argument("--gap-ms", type=float, default=20.0, help="milliseconds between latency jobs")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="how long idle CPU is measured")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the headline figures (medians are shown)")
     parser.add_argument(
         "--concurrency",
         default=",".join(map(str, Options.concurrency)),
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         latency_jobs=args.latency_jobs,
         gap=args.gap_ms / 1000,
         idle_seconds=args.idle_seconds,
+        rounds=args.rounds,
         concurrency=tuple(int(k) for k in args.concurrency.split(",")),
         base=base,
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import statistics
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from benchmarks.systems import ErrandsSystem, HueySystem, Setting, System
 from benchmarks.workloads import (
@@ -20,6 +22,8 @@ from benchmarks.workloads import (
     latency_and_idle,
 )
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class Options:
@@ -29,35 +33,65 @@ class Options:
     idle_seconds: float = 5.0
     concurrency: tuple[int, ...] = (8, 16, 32, 64, 128)
     huey_poll: float = 0.002  # the tuned huey polling interval, equal to errands' default poll_interval
+    rounds: int = 3  # the headline figures are medians of this many rounds, the systems taking turns
     base: Path = Path("/tmp")
 
 
 @dataclass
 class Results:
-    """Everything measured for one system."""
+    """Everything measured for one system. A figure measured in several rounds reads as its median
+    round: runs of one machine move by ±15% from minute to minute, more than most differences."""
 
-    single: float = 0.0
+    singles: list[float] = field(default_factory=list)
     bulk: float = 0.0
     drains: list[DrainResult] = field(default_factory=list)
     latencies: list[LatencyResult] = field(default_factory=list)
 
     @property
+    def single(self) -> float:
+        return statistics.median(self.singles) if self.singles else 0.0
+
+    @property
     def best_drain(self) -> DrainResult:
-        """The fastest drain with default logging (the quiet runs only show what logging costs; the
-        defaults run is shown beside the best, never counted as it)."""
+        """The median run of the fastest drain setting with default logging: the setting measured in
+        every round (the others ran once, to find it), else the fastest. The quiet runs only show
+        what logging costs; the defaults run is shown beside the best, never counted as it."""
         candidates = [d for d in self.drains if not d.setting.quiet and not d.setting.defaults]
-        clean = [d for d in candidates if not d.problems] or candidates
-        return max(clean, key=lambda d: d.rate)
+        runs = by_setting(d for d in candidates if not d.problems) or by_setting(candidates)
+        return median_run(max(runs.values(), key=lambda r: (len(r), median_run(r, rate).rate)), rate)
 
     @property
     def defaults_drain(self) -> DrainResult | None:
-        """The drain of `errands worker` with no options but --burst, if it was measured."""
-        return next((d for d in self.drains if d.setting.defaults), None)
+        """The median run of `errands worker` with no options but --burst, if it was measured."""
+        runs = [d for d in self.drains if d.setting.defaults]
+        return median_run(runs, rate) if runs else None
+
+    @property
+    def latency(self) -> LatencyResult:
+        """The round with the median p50 pick-up of the first setting measured."""
+        first = self.latencies[0].setting.label
+        return median_run([r for r in self.latencies if r.setting.label == first], lambda r: r.percentile(50))
 
     @property
     def problems(self) -> list[str]:
         found = [f"drain {d.setting.label}: {p}" for d in self.drains for p in d.problems]
         return found + [f"latency {r.setting.label}: {p}" for r in self.latencies for p in r.problems]
+
+
+def rate(drain: DrainResult) -> float:
+    return drain.rate
+
+
+def by_setting(drains: Iterable[DrainResult]) -> dict[str, list[DrainResult]]:
+    runs: dict[str, list[DrainResult]] = {}
+    for d in drains:
+        runs.setdefault(d.setting.label, []).append(d)
+    return runs
+
+
+def median_run(runs: Sequence[T], key: Callable[[T], float]) -> T:
+    """The run whose figure is the median (the lower middle one of an even number)."""
+    return sorted(runs, key=key)[(len(runs) - 1) // 2]
 
 
 def say(message: str) -> None:
@@ -69,10 +103,24 @@ def factory(kind: Callable[[Path], System], base: Path) -> Factory:
 
 
 def run_enqueue(new: Factory, name: str, jobs: int, results: Results) -> None:
-    results.single = enqueue_single(new, jobs)
-    say(f"  {name}: enqueue one at a time {results.single:,.0f} jobs/s")
+    run_single(new, name, jobs, results)
     results.bulk = enqueue_bulk(new, jobs)
     say(f"  {name}: enqueue in bulk        {results.bulk:,.0f} jobs/s")
+
+
+def run_single(new: Factory, name: str, jobs: int, results: Results) -> None:
+    results.singles.append(enqueue_single(new, jobs))
+    say(f"  {name}: enqueue one at a time {results.singles[-1]:,.0f} jobs/s")
+
+
+def run_round(
+    new: Factory, name: str, drains: Sequence[Setting], pickup: Setting, options: Options, results: Results,
+    meter: Meter | None = None,
+) -> None:
+    """One more round of the headline figures: single enqueue, `drains`, pick-up latency."""
+    run_single(new, name, options.jobs, results)
+    run_drains(new, name, list(drains), options.jobs, results, meter)
+    run_latency(new, name, [pickup], options, results)
 
 
 def run_drains(
@@ -133,6 +181,11 @@ def run_all(options: Options) -> tuple[Results, Results]:
         options,
         huey,
     )
+    for number in range(2, options.rounds + 1):
+        say(f"round {number} of {options.rounds}: single enqueue, best drain, pick-up (the report shows medians)")
+        errands_drains = [errands.best_drain.setting, ErrandsSystem.defaults_setting()]
+        run_round(new_errands, "errands", errands_drains, errands.latency.setting, options, errands)
+        run_round(new_huey, "huey", [huey.best_drain.setting], huey.latency.setting, options, huey)
     return errands, huey
 
 
