@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,11 +85,12 @@ class WorkerProcess(subprocess.Popen[bytes]):
         return self.log_path.read_text()
 
 
-def spawn_worker(app_ref: str, url: str, *args: str) -> WorkerProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ERRANDS_URL": url}
+def spawn_worker(app_ref: str, url: str, *args: str, env: Mapping[str, str] | None = None) -> WorkerProcess:
+    """`errands worker --app app_ref *args` on the store at `url`, with `env` added to ours."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "ERRANDS_URL": url, **(env or {})}
     log = tempfile.NamedTemporaryFile(prefix="errands-worker-", suffix=".log", delete=False)
     proc = WorkerProcess([sys.executable, "-m", "errands", "worker", "--app", app_ref, *args],
-                         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                         env=environment, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     proc.log_path = Path(log.name)
     log.close()
     return proc
