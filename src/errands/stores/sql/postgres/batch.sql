@@ -5,9 +5,11 @@
 -- objects (the fields of `o` below; `data` is the 'state' event's data). Rows are locked in id
 -- order, as every multi-row write here does; each settled job gets its 'state' event, and a
 -- released job wakes idle workers. Returns the settled jobs, with what the caller needs to follow
--- their end (notification jobs, continuations). `mine` finds its rows by id alone, as a list (`=
--- ANY(ARRAY(...))`: the primary key, however stale the statistics), and holds them locked; `settled`
--- finds them by id one by one and checks their state on `mine`'s latest versions, not on the table.
+-- their end (notification jobs, continuations). `mine` finds its rows by id, as a list (`=
+-- ANY(ARRAY(...))`: the primary key, however stale the statistics), joined to their outcomes by id
+-- and token (a token list as a filter would compare each row with every token), and holds them
+-- locked; `settled` finds them by id one by one and checks their state on `mine`'s latest
+-- versions, not on the table.
 -- A condition on the table's state would let the planner read every running job through a partial
 -- index (statistics that saw few running jobs make that look cheap): a thousand rows read for each
 -- settle in a drain, where a worker holds hundreds of jobs ahead.
@@ -17,9 +19,9 @@ WITH o AS (
         error_type text, error_message text, error_traceback text, progress_current double precision,
         progress_total double precision, progress_message text, worker_lost integer, released integer, data json)
 ), mine AS (
-    SELECT id, lease_token, state FROM {schema}.jobs
-    WHERE id = ANY(ARRAY(SELECT job_id FROM o)) AND lease_token = ANY(ARRAY(SELECT lease_token FROM o))
-    ORDER BY id FOR UPDATE
+    SELECT j.id, j.lease_token, j.state FROM {schema}.jobs j JOIN o ON o.job_id = j.id AND o.lease_token = j.lease_token
+    WHERE j.id = ANY(ARRAY(SELECT job_id FROM o))
+    ORDER BY j.id FOR UPDATE OF j
 ), settled AS (
     UPDATE {schema}.jobs j
     SET state = o.state, result = o.result::json, finished_at = CASE WHEN o.finished THEN %(now)s END,
