@@ -20,7 +20,7 @@ from benchmarks.pg_workloads import ClaimCost
 from benchmarks.suite import Options, Results, factory, say
 from benchmarks.suite import run_all as run_sqlite_suite
 from benchmarks.systems import ErrandsSystem
-from benchmarks.workloads import Factory
+from benchmarks.workloads import Factory, insert_ceiling
 
 STORES = ("sqlite", "postgres")
 
@@ -52,6 +52,7 @@ class StoreResults:
     growth: list[GrowthResult] = field(default_factory=list)
     memory: MemoryResult | None = None
     claims: list[ClaimCost] = field(default_factory=list)
+    commits: float = 0.0  # one-row INSERTs/s, one per transaction: the disk's pace in this run
 
     @property
     def problems(self) -> list[str]:
@@ -87,8 +88,10 @@ def run_sqlite(options: AllOptions) -> StoreResults:
         idle_seconds=options.idle_seconds, rounds=options.rounds, base=options.base,
     )
     load = machine.load_average()
+    commits = insert_ceiling(options.base, options.jobs)
+    say(f"one-row INSERT per transaction, one client: {commits:,.0f} rows/s")
     errands, huey = run_sqlite_suite(suite_options)
-    out = StoreResults("SQLite", "huey", errands, huey, "")
+    out = StoreResults("SQLite", "huey", errands, huey, "", commits=commits)
     extras(options, factory(ErrandsSystem, options.base), errands, out)
     out.machine = machine.describe(options.base, load)
     return out
@@ -106,7 +109,7 @@ def run_postgres(options: AllOptions) -> StoreResults:
         say(f"database {db.name}")
         results = run_pg_suite(pg_options, db)
         out = StoreResults("PostgreSQL", "pgqueuer", results.systems["errands"], results.systems["pgqueuer"], "")
-        out.claims = results.claims
+        out.claims, out.commits = results.claims, results.one_row_commits
         schemas = Schemas(db, options.base)
         guarded(db, schemas, lambda: extras(options, schemas.factory(ErrandsPgSystem, "errands"), out.errands, out))
         out.machine = describe_pg(db, load)

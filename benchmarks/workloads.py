@@ -8,6 +8,7 @@ empty database, and returns plain numbers; nothing here prints.
 from __future__ import annotations
 
 import resource
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -120,6 +121,22 @@ def enqueue_bulk(new_system: Factory, jobs: int) -> float:
         return jobs / (time.perf_counter() - start)
     finally:
         system.close()
+
+
+def insert_ceiling(folder: Path, jobs: int) -> float:
+    """Rows/s for `jobs` one-row INSERTs into a fresh SQLite file, each its own transaction, with the
+    durability both systems keep (WAL, synchronous=FULL): the most any single enqueue can reach here."""
+    conn = sqlite3.connect(folder / "one_row_commits.db", isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE one_row_commits (id INTEGER PRIMARY KEY, v TEXT)")
+        start = time.perf_counter()
+        for n in range(jobs):
+            conn.execute("INSERT INTO one_row_commits (v) VALUES (?)", (str(n),))
+        return jobs / (time.perf_counter() - start)
+    finally:
+        conn.close()
 
 
 # -- (b) drain ---------------------------------------------------------------------------
