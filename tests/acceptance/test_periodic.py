@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import glob
 import math
+import os
 import sqlite3
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -29,6 +33,9 @@ def spawn(url: str, out: Path, faketime: str | None = None) -> WorkerProcess:
     env = {"ERRANDS_PERIODIC_OUT": str(out)}
     if faketime is not None:
         env |= {"LD_PRELOAD": libfaketime(), "FAKETIME": faketime}
+        clock = subprocess.run([sys.executable, "-c", "import time; print(time.time())"], env={**os.environ, **env},
+                               capture_output=True, text=True, check=True)
+        assert abs(float(clock.stdout) - time.time()) > 60, f"FAKETIME={faketime} did not move the clock"
     return spawn_worker(APP, url, env=env)
 
 

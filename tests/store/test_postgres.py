@@ -239,7 +239,7 @@ def rows_read_from_jobs(plan: dict[str, Any]) -> int:
     while nodes:
         node = nodes.pop()
         counts = ["Rows Removed by Join Filter"]
-        if node.get("Relation Name") == "jobs":
+        if node.get("Relation Name") == "jobs" and node["Node Type"] != "ModifyTable":  # the write, not a read
             counts += ["Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck"]
         read += int(node["Actual Loops"]) * sum(int(node.get(count, 0)) for count in counts)
         nodes.extend(node.get("Plans", []))
@@ -250,8 +250,8 @@ def test_claim_and_settle_read_their_own_jobs_whatever_the_statistics_say(pg: Po
     """Statistics taken when no job ran (as in any busy store between two ANALYZEs), on a table of
     10,000 jobs: a claim of 500 must not read the whole table (its join on id was planned as a hash
     join over a sequential scan), a settle of 100 must not read every running job (through the
-    running jobs' partial index), nor any job once per outcome. Each reads about its own jobs twice
-    (finding them, then writing them)."""
+    running jobs' partial index), nor any job once per outcome. Each reads its own jobs twice
+    (finding them, then locking or writing them)."""
     pg.enqueue_alike(NewJob(task="t", args_json=json.dumps([{"n": n} for n in range(10_000)])))
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("ANALYZE errands.jobs")
@@ -273,7 +273,7 @@ def test_claim_and_settle_read_their_own_jobs_whatever_the_statistics_say(pg: Po
             plan = explained[0][0]["Plan"]
             assert plan["Actual Rows"] == jobs, f"{name}: {plan['Actual Rows']} rows"
             read = rows_read_from_jobs(plan)
-            assert read <= 3 * jobs, f"{name} read {read} rows of jobs for {jobs} jobs:\n{json.dumps(plan, indent=1)}"
+            assert read <= 2 * jobs, f"{name} read {read} rows of jobs for {jobs} jobs:\n{json.dumps(plan, indent=1)}"
         conn.rollback()
 
 

@@ -9,10 +9,9 @@
 -- ANY(ARRAY(...))`: the primary key, however stale the statistics), joined to their outcomes by id
 -- and token (a token list as a filter would compare each row with every token), and holds them
 -- locked; `settled` finds them by id one by one and checks their state on `mine`'s latest
--- versions, not on the table.
--- A condition on the table's state would let the planner read every running job through a partial
--- index (statistics that saw few running jobs make that look cheap): a thousand rows read for each
--- settle in a drain, where a worker holds hundreds of jobs ahead.
+-- versions, not on the table: a condition on the table's state would let the planner read every
+-- running job through a partial index (statistics that saw few running jobs make that look cheap),
+-- a thousand rows for each settle in a drain, where a worker holds hundreds of jobs ahead.
 WITH o AS (
     SELECT * FROM json_to_recordset(%(outcomes)s::json) AS o(
         job_id bigint, lease_token text, state text, result text, finished boolean, retry_in double precision,
@@ -59,7 +58,7 @@ WITH began AS MATERIALIZED (
 -- part_lease: the tail of every claim statement below, after its `picked` CTE: lease the picked
 -- jobs to %(worker_id)s and write their 'running' events in the same statement. The picked jobs are
 -- found by id as a list, through the primary key (a join on id let the planner read the whole table
--- when it looked small: 10,000 rows for each claim in a drain)
+-- when a batch looked like a large share of it: 10,000 rows for each claim of 500 in a drain)
 , claimed AS (
     UPDATE {schema}.jobs j
     SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,

@@ -151,8 +151,8 @@ WHERE state IN ('scheduled', 'queued') AND attempt > 0
 
 -- extend_leases: renew, in one statement, the leases a worker knows it holds (%(tokens)s, a JSON
 -- array); a claim whose answer never reached the worker is not renewed, so it expires and is
--- rescued. Rows are locked in id order, as every multi-row write here does: no deadlocks. The
--- update finds its rows by id alone (see settle_many).
+-- rescued. Rows are locked in id order, as every multi-row write here does: no deadlocks. `mine`
+-- reads the worker's running jobs (its own, through jobs_running); the update finds them by id.
 UPDATE {schema}.jobs j SET lease_expires_at = %(now)s + j.lease_seconds
 FROM (
     SELECT id FROM {schema}.jobs
