@@ -26,6 +26,7 @@ from benchmarks.all_suite import STORES, AllOptions, run_all  # noqa: E402
 from benchmarks.machine import load_average  # noqa: E402
 from benchmarks.pg_db import DEFAULT_SERVER  # noqa: E402
 from benchmarks.procs import ROOT  # noqa: E402
+from benchmarks.suite import rounds_option  # noqa: E402
 
 README = ROOT / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -41,7 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-memory", action="store_true", help="skip the worker memory run")
     parser.add_argument("--latency-jobs", type=int, default=300, help="jobs in the pick-up latency run")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="how long idle CPU is measured")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the headline figures (medians are shown)")
+    parser.add_argument("--rounds", type=rounds_option, default=3,
+                        help="rounds after the first pass; their medians are shown (0: the first pass alone)")
     parser.add_argument(
         "--server",
         default=os.environ.get("BENCH_PG_SERVER", DEFAULT_SERVER),

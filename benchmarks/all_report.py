@@ -152,8 +152,9 @@ def render(o: AllOptions, results: list[StoreResults]) -> tuple[str, str]:
     """The table with its notes (what the README shows), and the whole report."""
     problems = [f"- FAILED: {s.store}: {p}" for s in results for p in s.problems]
     checks = problems or ["- every run executed each job exactly once (line counts match the store)"]
-    rounds = (f"Drains, single enqueues and pick-up: the median of {o.rounds} rounds, the systems taking turns "
-              "(the other drain settings ran once, to find the best; the details list every run).")
+    rounds = (f"Drains, single enqueues and pick-up: the median of {o.rounds} rounds after a first pass that "
+              "found each system's fastest drain setting, the systems taking turns (the details list every run)."
+              if o.rounds else "Every figure is a single run (`--rounds 0`).")
     notes = [f"- {note}" for note in [*NOTES, rounds]] + [f"- {s.store}: {s.machine}" for s in results]
     notes += [f"- The disk's pace in this run: {s.store} {s.commits:,.0f} one-row commits/s, one client "
               f"(the issue's machine: {ISSUE_COMMITS[s.store]:,}); runs made at another pace compare by ratios only."

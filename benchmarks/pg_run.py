@@ -24,6 +24,7 @@ from benchmarks.pg_db import DEFAULT_SERVER, Database, describe_server, fresh_da
 from benchmarks.pg_report import render  # noqa: E402
 from benchmarks.pg_suite import PgOptions, PgResults, run_all  # noqa: E402
 from benchmarks.procs import ROOT  # noqa: E402
+from benchmarks.suite import rounds_option  # noqa: E402
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -37,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-jobs", type=int, default=300, help="jobs in the pick-up latency run")
     parser.add_argument("--gap-ms", type=float, default=20.0, help="milliseconds between latency jobs")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="how long idle CPU is measured")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the headline figures (medians are shown)")
+    parser.add_argument("--rounds", type=rounds_option, default=3,
+                        help="rounds after the first pass; their medians are shown (0: the first pass alone)")
     parser.add_argument(
         "--concurrency",
         type=_ints,

@@ -144,9 +144,9 @@ def run_all(options: PgOptions, db: Database) -> PgResults:
         measured(db, schemas, each[name], partial(run_latency, new[name], name, [setting], options))
 
     meter = (lambda: wal_syncs(db)) if options.wal else None
-    for number in range(2, options.rounds + 1):
+    for number in range(1, options.rounds + 1):
         say(f"round {number} of {options.rounds}: single enqueue, best drain, pick-up (the report shows medians)")
-        for name in options.systems:
+        for name in options.systems if number % 2 else reversed(options.systems):  # who goes first alternates
             drains = [each[name].best_drain.setting, *([ErrandsSystem.defaults_setting()] if name == "errands" else [])]
             step = partial(run_round, new[name], name, drains, each[name].latency.setting, options, meter=meter)
             measured(db, schemas, each[name], step)

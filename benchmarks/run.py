@@ -17,7 +17,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable, 
 
 from benchmarks.machine import describe, load_average  # noqa: E402
 from benchmarks.report import render  # noqa: E402
-from benchmarks.suite import Options, run_all  # noqa: E402
+from benchmarks.suite import Options, rounds_option, run_all  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,7 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-jobs", type=int, default=300, help="jobs in the pick-up latency run")
     parser.add_argument("--gap-ms", type=float, default=20.0, help="milliseconds between latency jobs")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="how long idle CPU is measured")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the headline figures (medians are shown)")
+    parser.add_argument("--rounds", type=rounds_option, default=3,
+                        help="rounds after the first pass; their medians are shown (0: the first pass alone)")
     parser.add_argument(
         "--concurrency",
         default=",".join(map(str, Options.concurrency)),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import statistics
+import argparse
+import math
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,44 +35,49 @@ class Options:
     idle_seconds: float = 5.0
     concurrency: tuple[int, ...] = (8, 16, 32, 64, 128)
     huey_poll: float = 0.002  # the tuned huey polling interval, equal to errands' default poll_interval
-    rounds: int = 3  # the headline figures are medians of this many rounds, the systems taking turns
+    rounds: int = 3  # rounds after the first pass: the headline figures are their medians
     base: Path = Path("/tmp")
 
 
 @dataclass
 class Results:
-    """Everything measured for one system. A figure measured in several rounds reads as its median
-    round: runs of one machine move by ±15% from minute to minute, more than most differences."""
+    """Everything measured for one system. A first pass measures every figure (and every drain
+    setting, to find the fastest); the rounds after it measure the headline figures again, and those
+    read as their median round: runs of one machine move by ±15% from minute to minute, more than
+    most differences. The first pass's run of the fastest setting is left out of its median (it won
+    the selection, so it leans high), unless no round was run."""
 
-    singles: list[float] = field(default_factory=list)
+    singles: list[float] = field(default_factory=list)  # the first pass's, then one per round
     bulk: float = 0.0
     drains: list[DrainResult] = field(default_factory=list)
     latencies: list[LatencyResult] = field(default_factory=list)
 
     @property
     def single(self) -> float:
-        return statistics.median(self.singles) if self.singles else 0.0
+        later = self.singles[1:] or self.singles
+        return median_run(later, float) if later else 0.0
 
     @property
     def best_drain(self) -> DrainResult:
-        """The median run of the fastest drain setting with default logging: the setting measured in
-        every round (the others ran once, to find it), else the fastest. The quiet runs only show
-        what logging costs; the defaults run is shown beside the best, never counted as it."""
+        """The median round of the first pass's fastest drain setting with default logging. The
+        quiet runs only show what logging costs; the defaults run is shown beside the best, never
+        counted as it."""
         candidates = [d for d in self.drains if not d.setting.quiet and not d.setting.defaults]
-        runs = by_setting(d for d in candidates if not d.problems) or by_setting(candidates)
-        return median_run(max(runs.values(), key=lambda r: (len(r), median_run(r, rate).rate)), rate)
+        first = [d for d in candidates if not d.repeat]
+        fastest = max([d for d in first if not d.problems] or first, key=rate)
+        return headline([d for d in candidates if d.setting.label == fastest.setting.label], rate)
 
     @property
     def defaults_drain(self) -> DrainResult | None:
-        """The median run of `errands worker` with no options but --burst, if it was measured."""
+        """The median round of `errands worker` with no options but --burst, if it was measured."""
         runs = [d for d in self.drains if d.setting.defaults]
-        return median_run(runs, rate) if runs else None
+        return headline(runs, rate) if runs else None
 
     @property
     def latency(self) -> LatencyResult:
-        """The round with the median p50 pick-up of the first setting measured."""
+        """The median round (by p50) of the first latency setting; its idle CPU is that round's."""
         first = self.latencies[0].setting.label
-        return median_run([r for r in self.latencies if r.setting.label == first], lambda r: r.percentile(50))
+        return headline([r for r in self.latencies if r.setting.label == first], lambda r: r.percentile(50))
 
     @property
     def problems(self) -> list[str]:
@@ -78,20 +85,32 @@ class Results:
         return found + [f"latency {r.setting.label}: {p}" for r in self.latencies for p in r.problems]
 
 
+Run = TypeVar("Run", DrainResult, LatencyResult)
+
+
+def headline(runs: Sequence[Run], key: Callable[[Run], float]) -> Run:
+    """The median of the runs made in rounds (the first pass's only when there were none), runs
+    without problems first."""
+    later = [r for r in runs if r.repeat] or list(runs)
+    clean = [r for r in later if not r.problems and not math.isnan(key(r))] or later
+    return median_run(clean, key)
+
+
 def rate(drain: DrainResult) -> float:
     return drain.rate
-
-
-def by_setting(drains: Iterable[DrainResult]) -> dict[str, list[DrainResult]]:
-    runs: dict[str, list[DrainResult]] = {}
-    for d in drains:
-        runs.setdefault(d.setting.label, []).append(d)
-    return runs
 
 
 def median_run(runs: Sequence[T], key: Callable[[T], float]) -> T:
     """The run whose figure is the median (the lower middle one of an even number)."""
     return sorted(runs, key=key)[(len(runs) - 1) // 2]
+
+
+def rounds_option(text: str) -> int:
+    """`--rounds`: how many rounds follow the first pass (0: the first pass alone)."""
+    rounds = int(text)
+    if rounds < 0:
+        raise argparse.ArgumentTypeError(f"--rounds must be 0 or more, not {rounds}")
+    return rounds
 
 
 def say(message: str) -> None:
@@ -118,9 +137,14 @@ def run_round(
     meter: Meter | None = None,
 ) -> None:
     """One more round of the headline figures: single enqueue, `drains`, pick-up latency."""
+    drained, picked = len(results.drains), len(results.latencies)
     run_single(new, name, options.jobs, results)
     run_drains(new, name, list(drains), options.jobs, results, meter)
     run_latency(new, name, [pickup], options, results)
+    for drained_run in results.drains[drained:]:
+        drained_run.repeat = True
+    for picked_run in results.latencies[picked:]:
+        picked_run.repeat = True
 
 
 def run_drains(
@@ -181,11 +205,15 @@ def run_all(options: Options) -> tuple[Results, Results]:
         options,
         huey,
     )
-    for number in range(2, options.rounds + 1):
+    for number in range(1, options.rounds + 1):
         say(f"round {number} of {options.rounds}: single enqueue, best drain, pick-up (the report shows medians)")
-        errands_drains = [errands.best_drain.setting, ErrandsSystem.defaults_setting()]
-        run_round(new_errands, "errands", errands_drains, errands.latency.setting, options, errands)
-        run_round(new_huey, "huey", [huey.best_drain.setting], huey.latency.setting, options, huey)
+        turns = [
+            partial(run_round, new_errands, "errands", [errands.best_drain.setting, ErrandsSystem.defaults_setting()],
+                    errands.latency.setting, options, errands),
+            partial(run_round, new_huey, "huey", [huey.best_drain.setting], huey.latency.setting, options, huey),
+        ]
+        for turn in turns if number % 2 else reversed(turns):  # who goes first alternates
+            turn()
     return errands, huey
 
 

@@ -33,6 +33,7 @@ class DrainResult:
     cpu_seconds: float  # user + system time of the worker processes and their children, start to exit
     problems: list[str] = field(default_factory=list)
     metered: float | None = None  # what the drain's meter (if any) counted from start to exit
+    repeat: bool = False  # measured in a round after the first pass (`suite.run_round`)
 
     @property
     def seconds(self) -> float:
@@ -54,6 +55,7 @@ class LatencyResult:
     latencies_ms: list[float]
     idle_cpu_percent: float  # of one core, per worker process
     problems: list[str] = field(default_factory=list)
+    repeat: bool = False  # measured in a round after the first pass (`suite.run_round`)
 
     def percentile(self, p: int) -> float:
         if len(self.latencies_ms) < 2:
