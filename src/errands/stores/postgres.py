@@ -160,9 +160,10 @@ class PostgresStore(Store):
         allowed = flow.narrowed(None, queues, tasks)
         if settle or not self._flow_free or not self.listen or allowed is None:
             return super().claim(worker_id, queues, limit, tasks, settle=settle)
-        suffix, params = leases.claim_filters(*allowed[:2])
-        params |= allowed[2] | {"worker_id": worker_id, "limit": limit, "gate": self._gate.key,
-                                "lock_timeout": self._lock_timeout}
+        queues_left, tasks_left, skips = allowed
+        suffix, params = leases.claim_filters(queues_left, tasks_left)
+        params |= skips | {"worker_id": worker_id, "limit": limit, "gate": self._gate.key,
+                           "lock_timeout": self._lock_timeout}
         conn = self._claimer.take()
         if conn is None:  # another thread's idle claim runs on it
             return super().claim(worker_id, queues, limit, tasks)
