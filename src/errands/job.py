@@ -7,7 +7,8 @@ above the store reads them.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, make_dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -182,6 +183,26 @@ class Job:
             "finished_at": iso(self.finished_at),
             "scheduled_for": iso(self.scheduled_for),
         }
+
+
+def _builder(cls: type[Any]) -> Callable[..., Any]:
+    """A faster maker of a frozen slotted dataclass, taking every field positionally. The frozen
+    `__init__` sets each field through `object.__setattr__` (for Job's 28: ~3 µs, a few percent of
+    a worker's CPU per job); an unfrozen twin with the same slots sets them as plain stores, then
+    becomes `cls` (CPython allows a class change between classes of one layout). The result is an
+    ordinary frozen instance: equal to what `cls(...)` makes, and immutable."""
+    twin = make_dataclass(f"_{cls.__name__}Draft", [name for name in cls.__slots__], slots=True)
+
+    def build(*values: Any) -> Any:
+        draft = twin(*values)
+        draft.__class__ = cls
+        return draft
+
+    return build
+
+
+# Job(...) for stores, every field given in order (claims build one per job; an enqueue one).
+build_job: Callable[..., Job] = _builder(Job)
 
 
 @dataclass(frozen=True, slots=True)

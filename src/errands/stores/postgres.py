@@ -46,7 +46,7 @@ from .postgres_pool import (
     translate_error,
 )
 from .postgres_url import TIMEOUTS, describe, first_line, parse_url
-from .records import Row, jobs_from_table
+from .records import jobs_from_table
 from .sqlfiles import load_migrations, load_queries
 from .values import Claim
 
@@ -126,18 +126,18 @@ class PostgresStore(Store):
         instead of four."""
         if connection is not None or not produce.alone(new):
             return super().enqueue(new, connection)
-        row = self._enqueue_alone("enqueue_job", new)[0]
-        return produce.new_job(new, row["id"], row["created_at"], row["run_at"]), True
+        job_id, run_at, created_at, _ = self._enqueue_alone("enqueue_job", new)[0]
+        return produce.new_job(new, job_id, created_at, run_at), True
 
     def enqueue_alike(self, new: NewJob) -> list[int]:
         """`Store.enqueue_alike` as one statement in autocommit, its clock and the event-log gate
         taken inside it (as `enqueue`): one round trip instead of three."""
         if not produce.alone(new):
             return super().enqueue_alike(new)
-        return sorted(row["id"] for row in self._enqueue_alone("enqueue_jobs", new))
+        return sorted(job_id for job_id, _ in self._enqueue_alone("enqueue_jobs", new))
 
-    def _enqueue_alone(self, query: str, new: NewJob) -> Sequence[Row]:
-        """Run an enqueue statement that is a transaction of its own (see part_began)."""
+    def _enqueue_alone(self, query: str, new: NewJob) -> list[tuple[Any, ...]]:
+        """Run an enqueue statement that is a transaction of its own (see part_began); its rows as tuples."""
         params = {**produce.fields(new), "run_at": new.run_at, "delay": new.delay,
                   "data": produce.first_event_data(new.task), "gate": self._gate.key,
                   "lock_timeout": self._lock_timeout}

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import JobNotFound, StoreBusy, UniqueKeyTaken
-from ..job import Job, NewJob, State
+from ..job import Job, NewJob, State, build_job
 from .aftermath import WAITING_FOR_PARENT, FollowUps, after_finish
-from .records import Row, job_from_row
+from .records import NO_PROGRESS, Row, job_from_row
 from .values import Tx, event
 
 UNIQUE_KEY_TRIES = 100
@@ -64,11 +64,13 @@ def first_event_data(task: str) -> str:
 def new_job(new: NewJob, job_id: int, now: float, run_at: float) -> Job:
     """The job an insert of `new` stored with `job_id` at `now`, as `select_job` would read it back
     (the table's defaults included): a plain enqueue reads no row back."""
-    return Job(job_id, new.task, new.queue, new.priority, json.loads(new.args_json),
-               State.SCHEDULED if run_at > now else State.QUEUED, 0, new.max_attempts, run_at, now,
-               unique_key=new.unique_key, notify=None if new.notify_json is None else json.loads(new.notify_json),
-               parent_id=new.parent_id, timeout=None if new.timeout is None else float(new.timeout),
-               lease_seconds=float(new.lease_seconds), max_worker_losses=new.max_worker_losses)
+    return build_job(
+        job_id, new.task, new.queue, new.priority, json.loads(new.args_json),
+        State.SCHEDULED if run_at > now else State.QUEUED, 0, new.max_attempts, run_at, now, None, None, NO_PROGRESS,
+        None, None, None, 0, None, None, None, False, new.unique_key,
+        None if new.notify_json is None else json.loads(new.notify_json), new.parent_id,
+        None if new.timeout is None else float(new.timeout), float(new.lease_seconds), new.max_worker_losses, None,
+    )
 
 
 def due_at(tx: Tx, new: NewJob) -> float:

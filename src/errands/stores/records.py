@@ -8,12 +8,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from ..job import Job, JobError, JobEvent, JobFile, Progress, State, from_timestamp
+from ..job import Job, JobError, JobEvent, JobFile, Progress, State, build_job, from_timestamp
 
 Row = Mapping[str, Any]
 
 _STATES = {state.value: state for state in State}
-_NO_PROGRESS = Progress()
+NO_PROGRESS = Progress()  # shared: Progress is frozen
 
 
 def loads(text: str | None) -> Any:
@@ -62,9 +62,9 @@ def _job(
     scheduled_for: float | None,
 ) -> Job:
     error = None if error_type is None else JobError(error_type, error_message or "", error_traceback)
-    progress = (_NO_PROGRESS if progress_current is None and progress_total is None and progress_message is None
+    progress = (NO_PROGRESS if progress_current is None and progress_total is None and progress_message is None
                 else Progress(progress_current, progress_total, progress_message))
-    return Job(
+    return build_job(
         id, task, queue, priority, json.loads(args), _STATES[state], attempt, max_attempts, run_at, created_at,
         started_at, finished_at, progress, None if checkpoint is None else json.loads(checkpoint),
         None if result is None else json.loads(result), error, worker_losses, lease_owner, lease_expires_at,
