@@ -118,7 +118,7 @@ def measured(db: Database, schemas: Schemas, into: Results, step: Callable[[Resu
 
     got = rerun_on_restart(db, schemas, attempt)
     into.singles += got.singles
-    into.bulk = got.bulk or into.bulk
+    into.bulks += got.bulks
     into.drains += got.drains
     into.latencies += got.latencies
 

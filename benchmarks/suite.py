@@ -48,14 +48,17 @@ class Results:
     the selection, so it leans high), unless no round was run."""
 
     singles: list[float] = field(default_factory=list)  # the first pass's, then one per round
-    bulk: float = 0.0
+    bulks: list[float] = field(default_factory=list)  # likewise
     drains: list[DrainResult] = field(default_factory=list)
     latencies: list[LatencyResult] = field(default_factory=list)
 
     @property
     def single(self) -> float:
-        later = self.singles[1:] or self.singles
-        return median_run(later, float) if later else 0.0
+        return later_median(self.singles)
+
+    @property
+    def bulk(self) -> float:
+        return later_median(self.bulks)
 
     @property
     def best_drain(self) -> DrainResult:
@@ -96,6 +99,12 @@ def headline(runs: Sequence[Run], key: Callable[[Run], float]) -> Run:
     return median_run(clean, key)
 
 
+def later_median(figures: Sequence[float]) -> float:
+    """The median of the rounds' figures (the first pass's alone when there were none), else 0."""
+    later = figures[1:] or figures
+    return median_run(later, float) if later else 0.0
+
+
 def rate(drain: DrainResult) -> float:
     return drain.rate
 
@@ -122,23 +131,19 @@ def factory(kind: Callable[[Path], System], base: Path) -> Factory:
 
 
 def run_enqueue(new: Factory, name: str, jobs: int, results: Results) -> None:
-    run_single(new, name, jobs, results)
-    results.bulk = enqueue_bulk(new, jobs)
-    say(f"  {name}: enqueue in bulk        {results.bulk:,.0f} jobs/s")
-
-
-def run_single(new: Factory, name: str, jobs: int, results: Results) -> None:
     results.singles.append(enqueue_single(new, jobs))
     say(f"  {name}: enqueue one at a time {results.singles[-1]:,.0f} jobs/s")
+    results.bulks.append(enqueue_bulk(new, jobs))
+    say(f"  {name}: enqueue in bulk        {results.bulks[-1]:,.0f} jobs/s")
 
 
 def run_round(
     new: Factory, name: str, drains: Sequence[Setting], pickup: Setting, options: Options, results: Results,
     meter: Meter | None = None,
 ) -> None:
-    """One more round of the headline figures: single enqueue, `drains`, pick-up latency."""
+    """One more round of the headline figures: single and bulk enqueue, `drains`, pick-up latency."""
     drained, picked = len(results.drains), len(results.latencies)
-    run_single(new, name, options.jobs, results)
+    run_enqueue(new, name, options.jobs, results)
     run_drains(new, name, list(drains), options.jobs, results, meter)
     run_latency(new, name, [pickup], options, results)
     for drained_run in results.drains[drained:]:
