@@ -39,11 +39,11 @@ UNION ALL SELECT 'queued', count(*) FROM (SELECT 1 FROM jobs
     WHERE state IN ('queued', 'scheduled') AND state = 'queued' LIMIT :cap)
 UNION ALL SELECT 'running', count(*) FROM (SELECT 1 FROM jobs WHERE state = 'running' LIMIT :cap)
 UNION ALL SELECT 'succeeded', count(*) FROM (SELECT 1 FROM jobs
-    WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = 'succeeded' LIMIT :cap)
+    WHERE (state = 'succeeded' OR state = 'failed' OR state = 'cancelled') AND state = 'succeeded' LIMIT :cap)
 UNION ALL SELECT 'failed', count(*) FROM (SELECT 1 FROM jobs
-    WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = 'failed' LIMIT :cap)
+    WHERE (state = 'succeeded' OR state = 'failed' OR state = 'cancelled') AND state = 'failed' LIMIT :cap)
 UNION ALL SELECT 'cancelled', count(*) FROM (SELECT 1 FROM jobs
-    WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = 'cancelled' LIMIT :cap);
+    WHERE (state = 'succeeded' OR state = 'failed' OR state = 'cancelled') AND state = 'cancelled' LIMIT :cap);
 
 -- dash_unfinished_by_queue: waiting and running jobs per queue, with the oldest due time of each
 -- (each half read through its partial index: the waiting jobs, the running jobs)
@@ -54,7 +54,7 @@ SELECT queue, state, count(*), min(run_at) FROM jobs WHERE state = 'running' GRO
 
 -- dash_finished_per_minute: jobs that ended since :since, per minute after it and per final state
 SELECT CAST((finished_at - :since) / 60 AS INTEGER) AS minute, state, count(*) AS n FROM jobs
-WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at >= :since
+WHERE (state = 'succeeded' OR state = 'failed' OR state = 'cancelled') AND finished_at >= :since
 GROUP BY minute, state;
 
 -- dash_recent_claims: the workers that claimed jobs among the newest events, with their last claim
@@ -63,7 +63,7 @@ WHERE id > :after AND kind = 'state' AND state = 'running' GROUP BY 1;
 
 -- dash_delete_finished: delete the finished jobs among some ids (a JSON array); returns those deleted
 DELETE FROM jobs
-WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('succeeded', 'failed', 'cancelled')
+WHERE id IN (SELECT value FROM json_each(:ids)) AND (state = 'succeeded' OR state = 'failed' OR state = 'cancelled')
 RETURNING id;
 
 -- dash_running_by_worker: how many jobs each worker holds now

@@ -22,7 +22,7 @@ RETURNING id;
 
 -- find_unfinished_by_key: the unfinished job that already holds a unique key
 SELECT * FROM jobs
-WHERE unique_key = :unique_key AND state IN ('scheduled', 'queued', 'running');
+WHERE unique_key = :unique_key AND (state = 'scheduled' OR state = 'queued' OR state = 'running');
 
 -- enqueue_job: store one job without a unique key or parent as a transaction of its own
 -- (autocommit), with its first event (the trigger jobs_first_event)
@@ -230,7 +230,7 @@ SELECT * FROM jobs WHERE id = :job_id;
 -- select_prunable: finished jobs of one state that ended before a time (the literal states let
 -- SQLite read jobs_finished, whose condition a bound :state cannot prove)
 SELECT id FROM jobs
-WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = :state AND finished_at < :before LIMIT :limit;
+WHERE (state = 'succeeded' OR state = 'failed' OR state = 'cancelled') AND state = :state AND finished_at < :before LIMIT :limit;
 
 -- count_by_queue_state: how many jobs each queue holds in each state
 SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state;
