@@ -20,7 +20,7 @@ from .backoff import Backoff, pauses
 from .codec import to_json
 from .errors import BadArguments, ScheduleNotFound, UnknownTask, WaitTimeout
 from .follow_tokens import load_secret, make_token
-from .job import Job, JobEvent, JobFile, NewJob, State, UniquePolicy
+from .job import Job, JobEvent, JobFile, NewJob, State, UniquePolicy, build_new_job
 from .notify import tasks as notify_tasks
 from .schedules import NewSchedule, Schedule, Timing, check_name
 from .settings import Settings
@@ -176,7 +176,7 @@ class Errands:
         items = many_args if isinstance(many_args, list) else list(many_args)
         text = spec.encode_many(items, self.settings.max_args_bytes)
         if shared["unique_key"] is None and shared["parent_id"] is None:
-            return self.store.enqueue_alike(NewJob(args_json=text, **shared))
+            return self.store.enqueue_alike(build_new_job(args_json=text, **shared))
         # Each job meets the key or the parent on its own: stored one by one, in one transaction.
         return self.store.enqueue_many([NewJob(args_json=to_json(args, "arguments", self.settings.max_args_bytes),
                                                **shared) for args in json.loads(text)])
@@ -184,7 +184,7 @@ class Errands:
     def _new_job(self, task: str | Task, args: Mapping[str, Any] | None, **options: Any) -> NewJob:
         spec = task if isinstance(task, Task) else self.get_task(task)
         text = spec.encode_args(args or {}, self.settings.max_args_bytes)
-        return NewJob(args_json=text, **self._job_fields(spec, **options))
+        return build_new_job(args_json=text, **self._job_fields(spec, **options))
 
     def _job_fields(
         self,

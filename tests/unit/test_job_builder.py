@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from errands.job import Job, JobError, Progress, State, build_job
+from errands.job import Job, JobError, NewJob, Progress, State, build_job, build_new_job
 
 
 def every_field() -> tuple[object, ...]:
@@ -40,6 +40,22 @@ def test_a_built_job_is_frozen() -> None:
     assert built.attempt == 2
 
 
-def test_a_built_job_takes_every_field() -> None:
+def test_a_built_job_needs_the_fields_without_defaults() -> None:
     with pytest.raises(TypeError):
-        build_job(*every_field()[:-1])
+        build_job(*every_field()[:9])  # no created_at
+    with pytest.raises(TypeError):
+        build_job(*every_field(), 1)  # one value too many
+
+
+def test_a_built_job_takes_names_and_defaults_as_the_constructor_does() -> None:
+    built = build_job(1, "t", "q", 0, {}, State.QUEUED, 0, 1, 10.0, 9.0, lease_seconds=5.0)
+    assert built == Job(1, "t", "q", 0, {}, State.QUEUED, 0, 1, 10.0, 9.0, lease_seconds=5.0)
+    assert built.progress == Progress() and built.max_worker_losses == 3
+
+
+def test_a_built_new_job_is_the_new_job_the_constructor_makes() -> None:
+    fields = {"task": "t", "args_json": '{"n":1}', "queue": "q", "delay": 2.0, "unique": "raise"}
+    built = build_new_job(**fields)
+    assert type(built) is NewJob and built == NewJob(**fields)  # type: ignore[arg-type]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.queue = "other"  # type: ignore[misc]
