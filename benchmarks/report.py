@@ -86,8 +86,9 @@ def drain_lines(name: str, results: Results) -> list[str]:
             exited += f"; {d.metered:.0f} WAL fsyncs server-wide, {d.metered / d.jobs:.3f} per job"
         mark = " **(in the table: the best setting's median run)**" if d is best else ""
         out.append(
-            f"- {name}: {d.setting.label}: {d.rate:,.0f} jobs/s (last line at {d.seconds_to_last_line:.2f} s"
-            f"{exited}; {d.cpu_us_per_job:.0f} µs CPU per job, startup included){mark}"
+            f"- {name}: {d.setting.label}: {d.rate:,.0f} jobs/s (first job began at {d.first_start:.2f} s, last "
+            f"line at {d.seconds_to_last_line:.2f} s{exited}; {d.running_rate:,.0f} jobs/s once running; "
+            f"{d.cpu_us_per_job:.0f} µs CPU per job, startup included){mark}"
         )
     return out
 

@@ -162,8 +162,9 @@ def run_drains(
         if result.metered is not None:
             exited += f"; {result.metered:.0f} WAL fsyncs"
         say(
-            f"  {name}: drain {setting.label}: {result.rate:,.0f} jobs/s (last line at "
-            f"{result.seconds_to_last_line:.2f}s{exited}; {result.cpu_us_per_job:.0f} µs CPU per job)"
+            f"  {name}: drain {setting.label}: {result.rate:,.0f} jobs/s (first job at {result.first_start:.2f}s, "
+            f"last line at {result.seconds_to_last_line:.2f}s{exited}; {result.running_rate:,.0f} jobs/s once "
+            f"running; {result.cpu_us_per_job:.0f} µs CPU per job)"
             f"{'  PROBLEMS: ' if result.problems else ''}{'; '.join(result.problems)}"
         )
 

@@ -7,6 +7,7 @@ empty database, and returns plain numbers; nothing here prints.
 
 from __future__ import annotations
 
+import math
 import resource
 import sqlite3
 import statistics
@@ -34,6 +35,8 @@ class DrainResult:
     problems: list[str] = field(default_factory=list)
     metered: float | None = None  # what the drain's meter (if any) counted from start to exit
     repeat: bool = False  # measured in a round after the first pass (`suite.run_round`)
+    first_start: float = math.nan  # seconds from starting the workers until the first job's body began
+    running_rate: float = math.nan  # jobs/s once running: between the starts of the 10th and 90th percent
 
     @property
     def seconds(self) -> float:
@@ -153,7 +156,7 @@ def drain(new_system: Factory, setting: Setting, jobs: int, meter: Meter | None 
     timeout = max(60.0, jobs / 100)
     metered = None if meter is None else -meter()
     cpu_before = children_cpu_seconds()
-    start = time.perf_counter()
+    start, start_clock = time.perf_counter(), time.time()
     workers = procs.start(setting.commands, system.env, system.folder)
     try:
         done = wait_for(lambda: lines_written(system.output) >= jobs or workers.all_exited(), timeout)
@@ -169,7 +172,21 @@ def drain(new_system: Factory, setting: Setting, jobs: int, meter: Meter | None 
         metered += meter()
     problems = count_problems(system.output, jobs) + system.check_drained(jobs) + workers.failures()
     system.close()
-    return DrainResult(setting, jobs, to_last_line, to_exit, cpu, problems, metered)
+    first_start, running_rate = start_and_pace(read_lines(system.output), start_clock)
+    return DrainResult(setting, jobs, to_last_line, to_exit, cpu, problems, metered, first_start=first_start,
+                       running_rate=running_rate)
+
+
+def start_and_pace(rows: list[tuple[int, float, float]], start_clock: float) -> tuple[float, float]:
+    """From a drain's lines: seconds until the first job began (the workers' start-up), and jobs/s
+    between the start of the 10th and the 90th percent of them (the pace once running, which the
+    start-up and the last stragglers do not dilute)."""
+    starts = sorted(started for _, _, started in rows)
+    if len(starts) < 10:
+        return math.nan, math.nan
+    low, high = len(starts) // 10, len(starts) * 9 // 10
+    span = starts[high] - starts[low]
+    return starts[0] - start_clock, (high - low) / span if span > 0 else math.nan
 
 
 def children_cpu_seconds() -> float:
