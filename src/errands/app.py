@@ -178,8 +178,9 @@ class Errands:
         if shared["unique_key"] is None and shared["parent_id"] is None:
             return self.store.enqueue_alike(build_new_job(args_json=text, **shared))
         # Each job meets the key or the parent on its own: stored one by one, in one transaction.
-        return self.store.enqueue_many([NewJob(args_json=to_json(args, "arguments", self.settings.max_args_bytes),
-                                               **shared) for args in json.loads(text)])
+        limit = self.settings.max_args_bytes
+        return self.store.enqueue_many([build_new_job(args_json=to_json(args, "arguments", limit), **shared)
+                                        for args in json.loads(text)])
 
     def _new_job(self, task: str | Task, args: Mapping[str, Any] | None, **options: Any) -> NewJob:
         spec = task if isinstance(task, Task) else self.get_task(task)

@@ -66,10 +66,11 @@ def new_job(new: NewJob, job_id: int, now: float, run_at: float) -> Job:
     (the table's defaults included): a plain enqueue reads no row back."""
     return build_job(
         job_id, new.task, new.queue, new.priority, json.loads(new.args_json),
-        State.SCHEDULED if run_at > now else State.QUEUED, 0, new.max_attempts, run_at, now, None, None, NO_PROGRESS,
-        None, None, None, 0, None, None, None, False, new.unique_key,
-        None if new.notify_json is None else json.loads(new.notify_json), new.parent_id,
-        None if new.timeout is None else float(new.timeout), float(new.lease_seconds), new.max_worker_losses, None,
+        State.SCHEDULED if run_at > now else State.QUEUED, 0, new.max_attempts, run_at, now,
+        progress=NO_PROGRESS, unique_key=new.unique_key,
+        notify=None if new.notify_json is None else json.loads(new.notify_json), parent_id=new.parent_id,
+        timeout=None if new.timeout is None else float(new.timeout), lease_seconds=float(new.lease_seconds),
+        max_worker_losses=new.max_worker_losses,
     )
 
 
