@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import notify
 from .backoff import Backoff, pauses
-from .codec import to_json
+from .codec import scalar_copy, to_json
 from .errors import BadArguments, ScheduleNotFound, UnknownTask, WaitTimeout
 from .follow_tokens import load_secret, make_token
 from .job import Job, JobEvent, JobFile, NewJob, State, UniquePolicy, build_new_job
@@ -184,8 +184,9 @@ class Errands:
 
     def _new_job(self, task: str | Task, args: Mapping[str, Any] | None, **options: Any) -> NewJob:
         spec = task if isinstance(task, Task) else self.get_task(task)
-        text = spec.encode_args(args or {}, self.settings.max_args_bytes)
-        return build_new_job(args_json=text, **self._job_fields(spec, **options))
+        args = args or {}
+        text = spec.encode_args(args, self.settings.max_args_bytes)
+        return build_new_job(args_json=text, args=scalar_copy(args), **self._job_fields(spec, **options))
 
     def _job_fields(
         self,

@@ -5,6 +5,7 @@ strict (no NaN, no pickling), compact, and bounded in size.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import BadArguments
@@ -21,6 +22,19 @@ def to_json(value: Any, what: str, limit: int) -> str:
     if len(text) > limit:
         raise BadArguments(f"{what} is {len(text):,} bytes as JSON, over the limit of {limit:,}")
     return text
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def scalar_copy(value: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """A copy of a mapping of str keys to JSON scalars of exactly those types (finite floats, as
+    `to_json` allows), which is what its JSON decodes back to: a producer keeps it instead of
+    decoding what it just encoded. None for anything else (a nested value, a subclass)."""
+    for key, item in value.items():
+        if type(key) is not str or type(item) not in _SCALARS:
+            return None
+    return dict(value)
 
 
 def encode(items: list[Any], limit: int) -> str:

@@ -248,6 +248,9 @@ class NewJob:
     max_worker_losses: int = 3
     delay: float | None = None  # seconds after the store's clock at the insert (not the caller's)
     unique: UniquePolicy = "return"  # what an unfinished job already holding `unique_key` means
+    # The arguments as json.loads(args_json) gives them, when the producer has them at hand (the
+    # job an enqueue returns is made without decoding them again); not part of equality.
+    args: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 # NewJob(...) for producers (an enqueue makes one).

@@ -5,6 +5,7 @@ jobs opens each job's history with the same first event, data text included."""
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import sqlite3
 from typing import Any
@@ -122,6 +123,37 @@ def test_many_jobs_keep_their_arguments_as_one_by_one_would(app: Errands) -> Non
     assert args_texts(app.store, ids) == args_texts(app.store, singles)
     assert [app.get(i).args for i in ids] == [app.get(i).args for i in singles]  # (PostgreSQL reads \u0000 as U+FFFD)
     assert [e.data for i in ids for e in app.events(i)] == [{"task": "t"}] * len(EDGES)
+
+
+class Level(enum.IntEnum):
+    HIGH = 2
+
+
+class Name(str):
+    pass
+
+
+def typed(value: Any) -> Any:
+    """A JSON value with the type of each scalar beside it (True == 1, 1 == 1.0 in plain equality)."""
+    if isinstance(value, dict):
+        return {k: typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed(v) for v in value]
+    return (type(value), value)
+
+
+def test_an_enqueue_returns_the_arguments_as_they_read_back(app: Errands) -> None:
+    """A plain enqueue hands back a copy of scalar arguments instead of decoding their JSON
+    (`codec.scalar_copy`): it must be what decoding gives, types included, and not the caller's dict."""
+    @app.task(name="t")
+    def t(ctx: object, **args: Any) -> None: ...
+
+    given: dict[str, Any] = {"level": Level.HIGH, "name": Name("x"), "i": 3, "f": 0.1 + 0.2, "zero": -0.0}
+    readable = [args for args in EDGES if "\\u0000" not in json.dumps(args)]  # PostgreSQL reads it as U+FFFD
+    for args in [*readable, given]:
+        job = app.enqueue("t", args)
+        assert typed(job.args) == typed(app.get(job.id).args) == typed(json.loads(json.dumps(args)))
+        assert job.args is not args
 
 
 def test_many_jobs_name_the_item_that_does_not_fit(app: Errands) -> None:

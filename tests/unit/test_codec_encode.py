@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from errands.codec import encode, to_json
+from errands.codec import encode, scalar_copy, to_json
 
 items = st.lists(st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=30) | st.none(), max_size=4),
                  max_size=60)
@@ -30,3 +31,41 @@ def test_values_that_are_not_json_are_refused() -> None:
         encode([{"n": 1}, {"n": float("nan")}], 100)
     with pytest.raises(TypeError):
         encode([{"n": object()}], 100)
+
+
+scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+           | st.text(max_size=5))
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=6)
+
+
+def typed(value: Any) -> Any:
+    """A JSON value with each scalar's type beside it (in plain equality True == 1 == 1.0)."""
+    if isinstance(value, dict):
+        return {k: typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed(v) for v in value]
+    return (type(value), value)
+
+
+@given(st.dictionaries(st.text(max_size=5) | st.integers(), values, max_size=5))
+def test_a_scalar_copy_is_what_the_json_decodes_to(args: dict[Any, Any]) -> None:
+    copy = scalar_copy(args)
+    if copy is not None:
+        assert typed(copy) == typed(json.loads(to_json(args, "x", 10**9)))
+        assert copy is not args
+
+
+class Level(enum.IntEnum):
+    HIGH = 2
+
+
+@pytest.mark.parametrize("args", [{"n": Level.HIGH}, {"s": type("Name", (str,), {})("x")}, {"xs": [1]}, {1: 1}])
+def test_no_scalar_copy_of_what_decodes_otherwise(args: dict[Any, Any]) -> None:
+    assert scalar_copy(args) is None
+
+
+def test_a_scalar_copy_of_plain_scalars() -> None:
+    args = {"s": "x", "i": 2**70, "f": -0.0, "b": True, "z": None}
+    assert scalar_copy(args) == args

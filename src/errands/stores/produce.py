@@ -65,7 +65,7 @@ def new_job(new: NewJob, job_id: int, now: float, run_at: float) -> Job:
     """The job an insert of `new` stored with `job_id` at `now`, as `select_job` would read it back
     (the table's defaults included): a plain enqueue reads no row back."""
     return build_job(
-        job_id, new.task, new.queue, new.priority, json.loads(new.args_json),
+        job_id, new.task, new.queue, new.priority, json.loads(new.args_json) if new.args is None else new.args,
         State.SCHEDULED if run_at > now else State.QUEUED, 0, new.max_attempts, run_at, now,
         progress=NO_PROGRESS, unique_key=new.unique_key,
         notify=None if new.notify_json is None else json.loads(new.notify_json), parent_id=new.parent_id,

@@ -24,12 +24,12 @@ from . import produce
 from .aftermath import FollowUps
 from .base import Store
 from .records import Row
-from .sqlfiles import load_migrations, load_queries
+from .sqlfiles import load_migrations, load_queries, positional
 from .sqlite_wake import DataVersionWatcher
 from .values import Table
 
 _QUERIES = load_queries("sqlite")
-_ENQUEUE_JOB = _QUERIES["enqueue_job"]
+_ENQUEUE_JOB, _ENQUEUE_VALUES = positional(_QUERIES["enqueue_job"])
 T = TypeVar("T")
 _WRITE_LOCKS: dict[str, threading.Lock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
@@ -210,7 +210,7 @@ class SQLiteStore(Store):
             now = time.time()  # read as the write lock is taken (a busy try is made again with a new clock)
             run_at = now + new.delay if new.delay is not None else now if new.run_at is None else new.run_at
             params.update(now=now, run_at=run_at, state="scheduled" if run_at > now else "queued")
-            job_id = conn.execute(_ENQUEUE_JOB, params).lastrowid
+            job_id = conn.execute(_ENQUEUE_JOB, _ENQUEUE_VALUES(params)).lastrowid
             assert job_id is not None
             return now, run_at, job_id
 
