@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from benchmarks import growth
 from benchmarks.all_suite import AllOptions, StoreResults
 from benchmarks.report import drain_lines, latency_line
 from benchmarks.workloads import DrainResult
@@ -73,14 +74,14 @@ def speed_lines(o: AllOptions, s: StoreResults) -> list[Line]:
 def growth_lines(o: AllOptions, s: StoreResults) -> list[Line]:
     if not s.growth:
         return []
-    empty, *grown = s.growth
+    empty, *grown = growth.medians(s.growth)
     lines = [Line(f"first {o.jobs:,} jobs, empty store (2 workers, best setting)", jobs_s(empty.rate),
                   DASH, DASH, DASH, "the figure the next rows keep", None)]
     for g in grown:
         ratio = g.rate / empty.rate
         lines.append(Line(f"first {o.jobs:,} jobs, {g.label}", jobs_s(g.rate), DASH, DASH,
                           times(ratio, "empty"), "within 20% of empty store", ratio >= 0.8))
-    plans = [p for g in grown for p in g.plans]
+    plans = [p for g in s.growth for p in g.plans]
     indexes = sorted({i for p in plans for i in p.indexes})
     lines.append(Line(f"claim plans with {o.big_rows:,} rows ({len(plans)} plans)",
                       ", ".join(indexes) or "no index", DASH, DASH, DASH, "index scans only",
@@ -130,7 +131,7 @@ NOTES = [
     "(errands/peer for jobs/s, peer/errands for ms, CPU and fsyncs); growth rows: errands against its empty store.",
     "errands defaults: 2 × `errands worker --burst` with nothing else (concurrency and log level as shipped).",
     "Drains run from spawning the workers until both exited on their own (`benchmarks/README.md`); growth rows "
-    "until the last of the counted jobs wrote its line.",
+    "until the last of the counted jobs wrote its line, each case the median of its rounds.",
 ]
 
 

@@ -69,7 +69,8 @@ def extras(options: AllOptions, new: Factory, errands: Results, into: StoreResul
     if options.big:
         say(f"(e) growth: the first {options.jobs:,} jobs on an empty store, with {options.big_rows:,} queued, "
             f"with {options.big_rows:,} finished")
-        into.growth = growth.run(new, ErrandsSystem.setting(best_k, burst=False), options.jobs, options.big_rows)
+        into.growth = growth.run(new, ErrandsSystem.setting(best_k, burst=False), options.jobs, options.big_rows,
+                                 rounds=max(1, options.rounds))
         for g in into.growth:
             shown = "; ".join(p.describe() for p in g.plans)
             say(f"  {g.label}: {g.rate:,.0f} jobs/s (loading took {g.load_seconds:.1f} s){'; ' if shown else ''}{shown}"

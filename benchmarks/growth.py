@@ -9,6 +9,9 @@ queued). The three cases are measured the same way, so they compare like with li
 - backlog: `rows` queued jobs of the same task loaded first (older, so they are claimed first: the
   jobs counted are jobs from the top of a deep queue), then the `jobs` jobs;
 - history: `rows` succeeded jobs with their history lines loaded first, then the `jobs` jobs.
+
+The three are measured in rounds, each case in a fresh store every round, the order turned from one
+round to the next; each case's figure is its median round (a single run moves ±15% here).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 
 from benchmarks import plans, procs, rows
 from benchmarks.plans import Plan
+from benchmarks.suite import median_run
 from benchmarks.systems import ErrandsSystem, Setting
 from benchmarks.workloads import Factory, lines_written, read_lines, wait_for
 
@@ -75,6 +79,16 @@ def check(system: ErrandsSystem, finished_before: int) -> list[str]:
     return problems
 
 
-def run(new: Factory, setting: Setting, jobs: int, loaded: int) -> list[GrowthResult]:
-    """The three cases, empty first: the figure the other two are compared with."""
-    return [measure(new, setting, jobs, loaded, state) for _, state in CASES]
+def run(new: Factory, setting: Setting, jobs: int, loaded: int, rounds: int = 1) -> list[GrowthResult]:
+    """Every run of the three cases, `rounds` times; round r starts at case r (mod 3)."""
+    results = []
+    for r in range(rounds):
+        turned = CASES[r % len(CASES):] + CASES[:r % len(CASES)]
+        results += [measure(new, setting, jobs, loaded, state) for _, state in turned]
+    return results
+
+
+def medians(results: list[GrowthResult]) -> list[GrowthResult]:
+    """Each case's median run (by rate), empty store first: the figure the other two are compared with."""
+    cases = [[g for g in results if g.case == (state or "empty store")] for _, state in CASES]
+    return [median_run(runs, lambda g: g.rate) for runs in cases if runs]
