@@ -6,7 +6,6 @@ Every method is synchronous and safe to call from any thread; each has an
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
@@ -412,6 +411,8 @@ class Errands:
     # -- async twins ------------------------------------------------------------------
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        import asyncio  # here, not at the top: a worker or a command line that runs no coroutine never loads it
+
         return await asyncio.to_thread(partial(fn, *args, **kwargs))
 
     async def enqueue_async(self, task: str | Task, args: Mapping[str, Any] | None = None, **options: Any) -> Job:
@@ -436,6 +437,8 @@ class Errands:
 
     async def wait_async(self, job_id: int, timeout: float | None = None, poll: float = 0.05) -> Job:
         """Like `wait`, without holding a thread while it waits."""
+        import asyncio
+
         deadline = None if timeout is None else time.monotonic() + timeout
         for delay in pauses(0.005, poll):
             job = await self.get_async(job_id)

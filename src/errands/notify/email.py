@@ -7,13 +7,14 @@ the start. A failure raises, so the notification job retries with backoff.
 from __future__ import annotations
 
 import json
-import smtplib
 from dataclasses import dataclass
-from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:  # smtplib and email are imported when a message is sent, not by every worker's start
+    from email.message import EmailMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ def compose(payload: dict[str, Any], to: str, sender: str, subject: str, body: s
     else:
         outcome = "No result."
     fields = payload | {"outcome": outcome, "url": payload["url"] or "(set ERRANDS_BASE_URL for a link)"}
+    from email.message import EmailMessage
+
     message = EmailMessage()
     message["Subject"] = subject.format(**fields)
     message["From"] = sender
@@ -63,6 +66,8 @@ def compose(payload: dict[str, Any], to: str, sender: str, subject: str, body: s
 
 
 def send(settings: SmtpSettings, message: EmailMessage, timeout: float = 30.0) -> None:
+    import smtplib
+
     client_type = smtplib.SMTP_SSL if settings.ssl else smtplib.SMTP
     with client_type(settings.host, settings.port, timeout=timeout) as client:
         if settings.starttls:

@@ -6,11 +6,10 @@ failure, cancellation, release at shutdown. Claiming and threads do not.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backoff import retry_delay
 from ..codec import to_json
@@ -20,6 +19,9 @@ from ..job import Job, JobError, Outcome, State
 from ..task import Task
 from ..text import capped, describe, format_error, type_name
 from .interrupt import raise_in_thread
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 @dataclass(eq=False, slots=True)
@@ -84,32 +86,6 @@ def run_sync(ex: Execution) -> Outcome | None:
     return ended_with_value(ex, value)
 
 
-async def run_async(ex: Execution) -> Outcome | None:
-    """Run an `async def` task on this event loop; None when there is nothing to record."""
-    assert ex.task is not None
-    ex.started = time.monotonic()
-    if ex.ctx.interrupted is not None:  # cancelled or lost while it waited for a slot: never started
-        with ex.lock:
-            ex.done = True
-        return ended_with_error(ex, ex.ctx.interrupted)
-    with ex.lock:
-        ex.async_task, ex.loop = asyncio.current_task(), asyncio.get_running_loop()
-    ex.running = True
-    scope = asyncio.timeout(ex.job.timeout)
-    try:
-        try:
-            async with scope:
-                value = await ex.task.fn(ex.ctx, **ex.job.args)
-        finally:
-            with ex.lock:
-                ex.done = True
-    except BaseException as exc:  # noqa: B036 - includes CancelledError raised by cancel()
-        if isinstance(exc, TimeoutError) and scope.expired():  # ours, not a timeout inside the task
-            exc = JobTimeout(timeout_message(ex))
-        return ended_with_error(ex, exc)
-    return ended_with_value(ex, value)
-
-
 def timeout_message(ex: Execution) -> str:
     return f"job {ex.job.id} ran longer than its timeout of {ex.job.timeout:g}s"
 
@@ -152,7 +128,7 @@ def ended_with_error(ex: Execution, exc: BaseException) -> Outcome | None:
 
 def _ended_with_error(ex: Execution, exc: BaseException) -> Outcome | None:
     reason = ex.ctx.interrupted
-    if isinstance(exc, JobInterrupt | asyncio.CancelledError) and reason is not None:
+    if isinstance(exc, JobInterrupt) and reason is not None:
         exc = reason
     if isinstance(exc, LeaseLost):
         return None

@@ -6,7 +6,6 @@ Policy lives elsewhere: how a run ends (`execution`), recording outcomes
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import queue
@@ -15,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from ..backoff import pauses
 from ..context import JobContext
@@ -26,9 +26,12 @@ from ..stores.base import ChangeWatcher, Readiness, Store, WorkerInfo
 from ..stores.flow import Key, Limits
 from ..task import Task
 from .config import WorkerConfig
-from .execution import Execution, run_async, run_sync
+from .execution import Execution, run_sync
 from .settle import Settler
 from .supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from .coroutines import AsyncRunner
 
 log = logging.getLogger("errands.worker")
 
@@ -85,8 +88,7 @@ class Worker:
         self._stopping = threading.Event()
         self._release_now = threading.Event()
         self._work: queue.SimpleQueue[Execution | None] = queue.SimpleQueue()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._async_slots: asyncio.Semaphore | None = None
+        self._async: AsyncRunner | None = None  # made for the first async task
         self._thread: threading.Thread | None = None
         self._watcher: ChangeWatcher | None = None
         self._typical_runtime: float | None = None  # moving average of recent run times
@@ -269,7 +271,7 @@ class Worker:
         if task is None:  # claims ask only for known tasks: reached only through a store that ignored them
             self._finish(ex, unknown_task(ex))
         elif task.is_async:
-            asyncio.run_coroutine_threadsafe(self._run_async(ex), self._event_loop())
+            self._async_runner().submit(ex)
         else:
             self._work.put(ex)
 
@@ -277,19 +279,12 @@ class Worker:
         while (ex := self._work.get()) is not None:
             self._finish(ex, run_sync(ex))
 
-    async def _run_async(self, ex: Execution) -> None:
-        if self._async_slots is None:  # made on the loop's own thread
-            self._async_slots = asyncio.Semaphore(self.config.concurrency)
-        async with self._async_slots:  # claimed ahead of time, async jobs too wait for a slot
-            outcome = await run_async(ex)
-        self._finish(ex, outcome)
+    def _async_runner(self) -> AsyncRunner:
+        if self._async is None:
+            from .coroutines import AsyncRunner
 
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="errands-async", daemon=True).start()
-            self._loop = loop
-        return self._loop
+            self._async = AsyncRunner(self.config.concurrency, self._finish)
+        return self._async
 
     def _finish(self, ex: Execution, outcome: Outcome | None) -> None:
         runtime = time.monotonic() - ex.started
@@ -359,8 +354,8 @@ class Worker:
         self.settler.close(5)
         self.supervisor.stop()
         self.maintenance.resign()
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._async is not None:
+            self._async.stop()
         try:
             self.store.deregister_worker(self.id)
         except StoreError as exc:
