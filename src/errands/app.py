@@ -355,7 +355,7 @@ class Errands:
         return self.store.purge({State(s): older_than for s in states}).jobs
 
     def stats(self) -> dict[str, dict[str, int]]:
-        """Jobs per queue per state."""
+        """Jobs per queue per state (it counts every job kept: a scan of the jobs table)."""
         return self.store.counts()
 
     # -- following jobs from a browser ---------------------------------------------

@@ -44,6 +44,8 @@ def test_a_single_enqueue_builds_no_temporary_btree(conn: sqlite3.Connection) ->
     ("select_prunable", "jobs_finished"),
     ("dash_finished_per_minute", "jobs_finished"),
     ("find_unfinished_by_key", "jobs_unique_key"),
+    ("count_unfinished_by_queue_state", "jobs_ready_task"),
+    ("count_unfinished_by_queue_state", "jobs_leases"),
 ])
 def test_queries_of_finished_or_unfinished_jobs_read_their_index(
     conn: sqlite3.Connection, query: str, index: str

@@ -262,10 +262,12 @@ class Store(abc.ABC):
         with self._read() as tx:
             return reads.list_jobs(tx, state, task, queue, limit, cursor)
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Jobs per queue per state."""
+    def counts(self, finished: bool = True) -> dict[str, dict[str, int]]:
+        """Jobs per queue per state: a scan of every job. With `finished` False, the waiting and
+        running ones only, read through their partial indexes: the finished jobs, most of a store
+        that keeps its history, are not read."""
         with self._read() as tx:
-            return reads.counts(tx)
+            return reads.counts(tx, finished)
 
     def events(self, job_id: int | None = None, after: int = 0, limit: int = 1000) -> list[JobEvent]:
         """History after an event id, in id order: of one job, or of all jobs when job_id is None."""

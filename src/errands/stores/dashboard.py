@@ -144,7 +144,7 @@ def overview(store: Store, cap: int = COUNT_CAP) -> Overview:
         now = tx.now
         since = now - HOUR
         loads: dict[str, dict[str, Any]] = {}
-        for r in tx.rows("dash_unfinished_by_queue"):
+        for r in tx.rows("count_unfinished_by_queue_state"):
             load = loads.setdefault(r["queue"], {"queue": r["queue"]})
             load[r["state"]] = int(r["n"])
             if r["state"] == State.QUEUED.value:

@@ -17,9 +17,9 @@ def list_jobs(tx: Tx, state: State | None, task: str | None, queue: str | None, 
     return [job_from_row(r) for r in rows]
 
 
-def counts(tx: Tx) -> dict[str, dict[str, int]]:
+def counts(tx: Tx, finished: bool = True) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    for r in tx.rows("count_by_queue_state"):
+    for r in tx.rows("count_by_queue_state" if finished else "count_unfinished_by_queue_state"):
         out.setdefault(r["queue"], {})[r["state"]] = r["n"]
     return out
 

@@ -1,11 +1,16 @@
 """Prometheus metrics, read at scrape time: job counts and live workers from the store, and
 counters and run-time histograms from the event log written since this process started
-(since the app was created, not since the first scrape)."""
+(since the app was created, not since the first scrape).
+
+Waiting and running jobs are counted at every scrape, through their partial indexes. Finished jobs
+are counted at most once every `finished_every` seconds: counting them reads them all (half a second
+for a million on SQLite), and a store that keeps history holds mostly them."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -20,12 +25,17 @@ from .events import EventHub
 
 BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, float("inf"))
 ALIVE_WITHIN = 60.0
+FINISHED_EVERY = 60.0  # seconds between two counts of the finished jobs
+UNFINISHED = frozenset({State.SCHEDULED.value, State.QUEUED.value, State.RUNNING.value})
 
 
 class Metrics(Collector):
-    def __init__(self, store: Store, hub: EventHub | None = None) -> None:
+    def __init__(self, store: Store, hub: EventHub | None = None, finished_every: float = FINISHED_EVERY) -> None:
         self.store = store
         self.hub = hub
+        self.finished_every = finished_every
+        self._finished_counts: dict[tuple[str, str], int] = {}  # (queue, state) as last counted
+        self._finished_read: float | None = None  # time.monotonic() of that count
         self._lock = threading.Lock()
         self._after = store.last_event_id()  # counters count from here
         self._enqueued: Counter[str] = Counter()
@@ -68,7 +78,7 @@ class Metrics(Collector):
             self._tail_events()
             jobs = GaugeMetricFamily("errands_jobs", "Jobs in the store by queue and state", labels=["queue", "state"])
             depth = GaugeMetricFamily("errands_queue_depth", "Jobs waiting to run, by queue", labels=["queue"])
-            for queue, states in self.store.counts().items():
+            for queue, states in self._job_counts().items():
                 for state, n in states.items():
                     jobs.add_metric([queue, state], n)
                 depth.add_metric([queue], states.get("queued", 0) + states.get("scheduled", 0))
@@ -95,6 +105,19 @@ class Metrics(Collector):
                                         value=self.hub.subscribers)
                 yield CounterMetricFamily("errands_event_hub_reads", "Event-log reads made by this process's hub",
                                           value=self.hub.queries)
+
+    def _job_counts(self) -> dict[str, dict[str, int]]:
+        """Jobs per queue and state: the unfinished counted now, the finished as last counted."""
+        due = self._finished_read is None or time.monotonic() - self._finished_read >= self.finished_every
+        counts = self.store.counts(finished=due)
+        if due:
+            self._finished_read = time.monotonic()
+            self._finished_counts = {(queue, state): n for queue, states in counts.items()
+                                     for state, n in states.items() if state not in UNFINISHED}
+            return counts
+        for (queue, state), n in self._finished_counts.items():
+            counts.setdefault(queue, {})[state] = n
+        return counts
 
     @staticmethod
     def _counter(name: str, documentation: str, values: Counter[str]) -> CounterMetricFamily:

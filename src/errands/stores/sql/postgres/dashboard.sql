@@ -47,13 +47,6 @@ UNION ALL SELECT 'failed', count(*) FROM (SELECT 1 FROM {schema}.jobs
 UNION ALL SELECT 'cancelled', count(*) FROM (SELECT 1 FROM {schema}.jobs
     WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = 'cancelled' LIMIT %(cap)s) c;
 
--- dash_unfinished_by_queue: waiting and running jobs per queue, with the oldest due time of each
--- (each half read through its partial index: the waiting jobs, the running jobs)
-SELECT queue, state, count(*) AS n, min(run_at) AS oldest FROM {schema}.jobs
-WHERE state IN ('queued', 'scheduled') GROUP BY queue, state
-UNION ALL
-SELECT queue, state, count(*), min(run_at) FROM {schema}.jobs WHERE state = 'running' GROUP BY queue, state;
-
 -- dash_finished_per_minute: jobs that ended since a time, per minute after it and per final state
 SELECT floor((finished_at - %(since)s::float8) / 60)::int AS minute, state, count(*) AS n FROM {schema}.jobs
 WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at >= %(since)s::float8

@@ -252,8 +252,15 @@ SELECT id FROM {schema}.jobs
 WHERE state IN ('succeeded', 'failed', 'cancelled') AND state = %(state)s AND finished_at < %(before)s
 LIMIT %(limit)s;
 
--- count_by_queue_state: how many jobs each queue holds in each state
+-- count_by_queue_state: how many jobs each queue holds in each state (a scan of every job)
 SELECT queue, state, count(*) AS n FROM {schema}.jobs GROUP BY queue, state;
+
+-- count_unfinished_by_queue_state: waiting and running jobs per queue and state, with the oldest due
+-- time of each (each half read through its partial index: the waiting jobs, the running jobs)
+SELECT queue, state, count(*) AS n, min(run_at) AS oldest FROM {schema}.jobs
+WHERE state IN ('queued', 'scheduled') GROUP BY queue, state
+UNION ALL
+SELECT queue, state, count(*), min(run_at) FROM {schema}.jobs WHERE state = 'running' GROUP BY queue, state;
 
 -- select_events: a job's history after an event id
 SELECT * FROM {schema}.job_events WHERE job_id = %(job_id)s AND id > %(after)s ORDER BY id LIMIT %(limit)s;

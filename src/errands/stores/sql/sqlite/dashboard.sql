@@ -45,13 +45,6 @@ UNION ALL SELECT 'failed', count(*) FROM (SELECT 1 FROM jobs
 UNION ALL SELECT 'cancelled', count(*) FROM (SELECT 1 FROM jobs
     WHERE (state = 'succeeded' OR state = 'failed' OR state = 'cancelled') AND state = 'cancelled' LIMIT :cap);
 
--- dash_unfinished_by_queue: waiting and running jobs per queue, with the oldest due time of each
--- (each half read through its partial index: the waiting jobs, the running jobs)
-SELECT queue, state, count(*) AS n, min(run_at) AS oldest FROM jobs
-WHERE state IN ('queued', 'scheduled') GROUP BY queue, state
-UNION ALL
-SELECT queue, state, count(*), min(run_at) FROM jobs WHERE state = 'running' GROUP BY queue, state;
-
 -- dash_finished_per_minute: jobs that ended since :since, per minute after it and per final state
 SELECT CAST((finished_at - :since) / 60 AS INTEGER) AS minute, state, count(*) AS n FROM jobs
 WHERE (state = 'succeeded' OR state = 'failed' OR state = 'cancelled') AND finished_at >= :since

@@ -232,8 +232,15 @@ SELECT * FROM jobs WHERE id = :job_id;
 SELECT id FROM jobs
 WHERE (state = 'succeeded' OR state = 'failed' OR state = 'cancelled') AND state = :state AND finished_at < :before LIMIT :limit;
 
--- count_by_queue_state: how many jobs each queue holds in each state
+-- count_by_queue_state: how many jobs each queue holds in each state (a scan of every job)
 SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state;
+
+-- count_unfinished_by_queue_state: waiting and running jobs per queue and state, with the oldest due
+-- time of each (each half read through its partial index: the waiting jobs, the running jobs)
+SELECT queue, state, count(*) AS n, min(run_at) AS oldest FROM jobs
+WHERE state IN ('queued', 'scheduled') GROUP BY queue, state
+UNION ALL
+SELECT queue, state, count(*), min(run_at) FROM jobs WHERE state = 'running' GROUP BY queue, state;
 
 -- select_events: a job's history after an event id
 SELECT * FROM job_events WHERE job_id = :job_id AND id > :after ORDER BY id LIMIT :limit;
