@@ -26,6 +26,7 @@ from .settings import Settings
 from .stores import DEFAULT_URL, Store, open_store
 from .stores.flow import Flow, Limits, check_limits, default_actor
 from .task import Task, TaskOptions
+from .text import type_name
 
 if TYPE_CHECKING:
     from .worker import Worker, WorkerConfig
@@ -172,7 +173,11 @@ class Errands:
         Options (delay, priority, queue, notify, ...) apply to every job."""
         spec = task if isinstance(task, Task) else self.get_task(task)
         shared = self._job_fields(spec, **options)
-        items = many_args if isinstance(many_args, list) else list(many_args)
+        try:
+            items = many_args if isinstance(many_args, list) else list(many_args)
+        except TypeError:
+            raise BadArguments(f"many_args must be an iterable of argument mappings, not {type_name(many_args)}"
+                               ) from None
         text = spec.encode_many(items, self.settings.max_args_bytes)
         if shared["unique_key"] is None and shared["parent_id"] is None:
             return self.store.enqueue_alike(build_new_job(args_json=text, **shared))
@@ -183,7 +188,7 @@ class Errands:
 
     def _new_job(self, task: str | Task, args: Mapping[str, Any] | None, **options: Any) -> NewJob:
         spec = task if isinstance(task, Task) else self.get_task(task)
-        args = args or {}
+        args = {} if args is None else args
         text = spec.encode_args(args, self.settings.max_args_bytes)
         return build_new_job(args_json=text, args=scalar_copy(args), **self._job_fields(spec, **options))
 

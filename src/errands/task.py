@@ -18,6 +18,7 @@ from .codec import encode, to_json
 from .errors import BadArguments
 from .job import Job
 from .stores.flow import Rate
+from .text import type_name
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -79,7 +80,12 @@ class Task:
 
     def check_args(self, args: Mapping[str, Any]) -> None:
         """Raise BadArguments when `args` cannot be passed to the function."""
-        if self._simple and self._required <= args.keys() <= self._allowed:
+        try:
+            names = args.keys()
+        except AttributeError:
+            raise BadArguments(f"task {self.name!r}: the arguments must be a mapping of parameter names to values "
+                               f"(a dict), not {type_name(args)}") from None
+        if self._simple and self._required <= names <= self._allowed:
             return
         try:
             self._signature.bind(None, **args)
@@ -101,17 +107,17 @@ class Task:
         """The arguments of many jobs as one JSON array whose elements are what `encode_args` gives
         for each, or BadArguments as `encode_args` says for the first item that does not fit, with
         its number. Encoded and type-checked all at once; item by item only to name a bad one."""
-        for args in many:
-            if not (self._simple and self._required <= args.keys() <= self._allowed):
-                break
-        else:
-            try:
+        try:
+            for args in many:
+                if not (self._simple and self._required <= args.keys() <= self._allowed):
+                    break
+            else:
                 text = encode([args if type(args) is dict else dict(args) for args in many], limit)
                 if self._arguments.typed:
                     self._arguments.many.validate_json(text)
                 return text
-            except (TypeError, ValueError):  # not JSON, an item over the limit, a type (ValidationError)
-                pass
+        except (AttributeError, TypeError, ValueError):  # an item not a mapping, not JSON, over the limit, a type
+            pass
         texts = []
         for number, args in enumerate(many):
             try:

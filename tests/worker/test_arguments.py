@@ -112,6 +112,18 @@ def test_unknown_and_missing_arguments_keep_their_messages(app: Errands) -> None
         app.enqueue("export", {})
 
 
+@pytest.mark.parametrize("args", [[1, 2], "n=1", 0, [], ("n", 1)])
+def test_arguments_that_are_not_a_mapping_are_refused_clearly(app: Errands, args: Any) -> None:
+    define(app)
+    with pytest.raises(BadArguments, match=r"must be a mapping of parameter names to values \(a dict\), not "):
+        app.enqueue("export", args)
+    with pytest.raises(BadArguments, match=r"mapping .*, not .* \(item 1 of many_args\)"):
+        app.enqueue_many("export", [{"n": 1}, args])
+    with pytest.raises(BadArguments, match="many_args must be an iterable of argument mappings, not int"):
+        app.enqueue_many("export", 5)  # type: ignore[arg-type]
+    assert app.stats() == {}
+
+
 def test_unannotated_parameters_accept_any_json(tmp_path: Path) -> None:
     loose = define(Errands(f"sqlite:///{tmp_path / 'e.db'}"))["loose"]
     for value in (1, "one", [1, {"a": None}], None, 1.5):
