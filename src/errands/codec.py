@@ -28,9 +28,12 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def scalar_copy(value: Mapping[Any, Any]) -> dict[str, Any] | None:
-    """A copy of a mapping of str keys to JSON scalars of exactly those types (finite floats, as
+    """A copy of a dict of str keys to JSON scalars of exactly those types (finite floats, as
     `to_json` allows), which is what its JSON decodes back to: a producer keeps it instead of
-    decoding what it just encoded. None for anything else (a nested value, a subclass)."""
+    decoding what it just encoded. None for anything else (a nested value, a subclass, another
+    mapping, whose items() might not be what its encoding read)."""
+    if type(value) is not dict:
+        return None
     for key, item in value.items():
         if type(key) is not str or type(item) not in _SCALARS:
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -61,7 +62,8 @@ class Level(enum.IntEnum):
     HIGH = 2
 
 
-@pytest.mark.parametrize("args", [{"n": Level.HIGH}, {"s": type("Name", (str,), {})("x")}, {"xs": [1]}, {1: 1}])
+@pytest.mark.parametrize("args", [{"n": Level.HIGH}, {"s": type("Name", (str,), {})("x")}, {"xs": [1]}, {1: 1},
+                                  MappingProxyType({"n": 1})])
 def test_no_scalar_copy_of_what_decodes_otherwise(args: dict[Any, Any]) -> None:
     assert scalar_copy(args) is None
 
