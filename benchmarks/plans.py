@@ -54,6 +54,7 @@ def values() -> dict[str, Any]:
     """The parameters a worker serving the benchmark's task passes, by name."""
     return {
         "worker_id": "bench-explain",
+        "lease_nonce": "0123456789abcdef",
         "limit": 100,
         "now": time.time(),
         "tasks": json.dumps([TASK_NAME]),

@@ -83,8 +83,8 @@ def test_the_claim_reads_the_task_indexes_on_sqlite(tmp_path: Path) -> None:
                      " VALUES (?, 'default', '{}', ?, 0, 0)", finished)
     conn.execute("ANALYZE")
     queries = load_queries("sqlite")
-    params = {"worker_id": "w", "limit": 10, "now": 1e10, "queues": '["default"]', "tasks": '["a", "b"]',
-              "skip_queues": "[]", "skip_tasks": "[]"}
+    params = {"worker_id": "w", "lease_nonce": "n", "limit": 10, "now": 1e10, "queues": '["default"]',
+              "tasks": '["a", "b"]', "skip_queues": "[]", "skip_tasks": "[]"}
     plans = {}
     for name in ("claim_tasks", "claim_any_queue_tasks", "has_ready_tasks", "has_ready_any_queue_tasks"):
         rows = conn.execute(f"EXPLAIN QUERY PLAN {queries[name]}", params).fetchall()
@@ -102,7 +102,7 @@ def test_the_claim_reads_the_task_indexes_on_postgres(postgres_url: str) -> None
     open_store(postgres_url).close()
     queries = {name: sql.replace("{schema}", "errands").replace("{channel}", "'x'")
                for name, sql in load_queries("postgres").items()}
-    params = {"worker_id": "w", "limit": 10, "now": 1e10, "queues": '["q1"]', "tasks": '["a", "b"]',
+    params = {"worker_id": "w", "lease_nonce": "n", "limit": 10, "now": 1e10, "queues": '["q1"]', "tasks": '["a", "b"]',
               "skip_queues": "[]", "skip_tasks": "[]"}
     plans = {}
     with psycopg.connect(postgres_url) as conn:

@@ -98,8 +98,17 @@ def test_claim_filters_by_queue(store: Store) -> None:
 
 def test_each_claim_issues_a_fresh_token(store: Store) -> None:
     store.enqueue_many([new() for _ in range(3)])
-    tokens = [j.lease_token for j in store.claim("w", None, 3).jobs]
+    first = store.claim("w", None, 3).jobs
+    tokens = [j.lease_token for j in first]
     assert len(set(tokens)) == 3 and all(tokens)
+    # The same job released and claimed again by the same worker, with the same attempt count: a new
+    # token, and the first one no longer fences anything.
+    job = first[0]
+    assert store.settle([Outcome(job.id, job.lease_token or "", State.QUEUED, released=True)]) == [True]
+    [again] = store.claim("w", None, 1).jobs
+    assert again.id == job.id and again.attempt == job.attempt and again.lease_token not in tokens
+    stale = Outcome(job.id, job.lease_token or "", State.SUCCEEDED, result_json="1")
+    assert store.settle([stale]) == [False] and store.get(job.id).state is State.RUNNING
 
 
 def test_concurrent_claims_never_hand_out_a_job_twice(store: Store) -> None:

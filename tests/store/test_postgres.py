@@ -197,7 +197,8 @@ def test_claim_reads_the_ready_index_however_many_jobs_are_finished(pg: Postgres
         for name, params in (("claim_any_queue", {}), ("claim", {"queues": json.dumps(["default"])})):
             query = pg._queries[name]
             sql = f"EXPLAIN {query}"
-            args = {"worker_id": "w", "limit": 10, "now": 1e10, "skip_queues": "[]", "skip_tasks": "[]", **params}
+            args = {"worker_id": "w", "lease_nonce": "n", "limit": 10, "now": 1e10, "skip_queues": "[]",
+                    "skip_tasks": "[]", **params}
             plans[name] = "\n".join(r[0] for r in conn.execute(sql, args).fetchall())
         conn.rollback()
     for plan in plans.values():
@@ -262,8 +263,8 @@ def test_claim_and_settle_read_their_own_jobs_whatever_the_statistics_say(pg: Po
          "released": 0, "data": {"task": "t"}} for j in held
     ])
     statements = {
-        "claim_any_queue_tasks": (500, {"worker_id": "w", "limit": 500, "now": time.time() + 1, "tasks": '["t"]',
-                                        "skip_queues": "[]"}),
+        "claim_any_queue_tasks": (500, {"worker_id": "w", "lease_nonce": "n", "limit": 500, "now": time.time() + 1,
+                                        "tasks": '["t"]', "skip_queues": "[]"}),
         "settle_many": (100, {"outcomes": outcomes, "now": time.time()}),
     }
     with psycopg.connect(postgres_url) as conn:

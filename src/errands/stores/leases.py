@@ -8,6 +8,7 @@ wait for each other's rows in opposite orders (PostgreSQL deadlocks)."""
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,13 @@ from .aftermath import FollowUps
 from .produce import ended, insert_events
 from .records import jobs_from_table
 from .values import Activity, LeaseReport, Readiness, Tx, WorkerInfo, event
+
+
+def lease_nonce() -> str:
+    """The random part of the lease tokens one claim statement hands out: each token is this nonce
+    followed by the job's id, so unique to that claim of that job, unguessable, and made without a
+    random value per row (PostgreSQL's gen_random_uuid() cost 2.4 µs a job)."""
+    return secrets.token_hex(8)
 
 
 def claim_filters(queues: Sequence[str] | None, tasks: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
@@ -40,8 +48,8 @@ def claim(tx: Tx, worker_id: str, queues: Sequence[str] | None, limit: int,
             break
         batch = limit - len(jobs) if gate is None else gate.batch(limit - len(jobs))
         suffix, params = claim_filters(*allowed[:2])
-        got = jobs_from_table(*tx.table("claim" + suffix, worker_id=worker_id, limit=batch, now=tx.now, **params,
-                                        **allowed[2]))
+        got = jobs_from_table(*tx.table("claim" + suffix, worker_id=worker_id, lease_nonce=lease_nonce(), limit=batch,
+                                        now=tx.now, **params, **allowed[2]))
         jobs += got
         if gate is not None:
             gate.took(got)

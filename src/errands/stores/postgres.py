@@ -162,8 +162,8 @@ class PostgresStore(Store):
             return super().claim(worker_id, queues, limit, tasks, settle=settle)
         queues_left, tasks_left, skips = allowed
         suffix, params = leases.claim_filters(queues_left, tasks_left)
-        params |= skips | {"worker_id": worker_id, "limit": limit, "gate": self._gate.key,
-                           "lock_timeout": self._lock_timeout}
+        params |= skips | {"worker_id": worker_id, "lease_nonce": leases.lease_nonce(), "limit": limit,
+                           "gate": self._gate.key, "lock_timeout": self._lock_timeout}
         conn = self._claimer.take()
         if conn is None:  # another thread's idle claim runs on it
             return super().claim(worker_id, queues, limit, tasks)

@@ -56,13 +56,14 @@ WITH began AS MATERIALIZED (
 )
 
 -- part_lease: the tail of every claim statement below, after its `picked` CTE: lease the picked
--- jobs to %(worker_id)s and write their 'running' events in the same statement. The picked jobs are
+-- jobs to %(worker_id)s and write their 'running' events in the same statement. A job's lease token
+-- is the claim's random %(lease_nonce)s and its id (leases.lease_nonce). The picked jobs are
 -- found by id as a list, through the primary key (a join on id let the planner read the whole table
 -- when a batch looked like a large share of it: 10,000 rows for each claim of 500 in a drain)
 , claimed AS (
     UPDATE {schema}.jobs j
     SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
-        lease_owner = %(worker_id)s, lease_token = replace(gen_random_uuid()::text, '-', ''),
+        lease_owner = %(worker_id)s, lease_token = %(lease_nonce)s || j.id::text,
         lease_expires_at = %(now)s + j.lease_seconds, cancel_requested = false
     WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.*

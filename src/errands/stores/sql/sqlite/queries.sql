@@ -43,7 +43,7 @@ SELECT value ->> 0, :now, value ->> 1, value ->> 2, value ->> 3 FROM json_each(:
 -- caller that names no tasks (workers use claim_tasks)
 UPDATE jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
-    lease_owner = :worker_id, lease_token = lower(hex(randomblob(12))),
+    lease_owner = :worker_id, lease_token = :lease_nonce || id,
     lease_expires_at = :now + lease_seconds, cancel_requested = 0
 WHERE id IN (
     SELECT id FROM jobs
@@ -57,7 +57,7 @@ RETURNING *;
 -- claim_any_queue: the same as claim, for a worker that serves every queue but :skip_queues
 UPDATE jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
-    lease_owner = :worker_id, lease_token = lower(hex(randomblob(12))),
+    lease_owner = :worker_id, lease_token = :lease_nonce || id,
     lease_expires_at = :now + lease_seconds, cancel_requested = 0
 WHERE id IN (
     SELECT id FROM jobs
@@ -76,7 +76,7 @@ RETURNING *;
 -- given by name, as statistics of a backlog of one task can lead SQLite to skip-scan another.
 UPDATE jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
-    lease_owner = :worker_id, lease_token = lower(hex(randomblob(12))),
+    lease_owner = :worker_id, lease_token = :lease_nonce || id,
     lease_expires_at = :now + lease_seconds, cancel_requested = 0
 WHERE id IN (
     SELECT j.id FROM json_each(:queues) AS q, json_each(:tasks) AS t, jobs AS j
@@ -96,7 +96,7 @@ RETURNING *;
 {part_waiting_queues}
 UPDATE jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
-    lease_owner = :worker_id, lease_token = lower(hex(randomblob(12))),
+    lease_owner = :worker_id, lease_token = :lease_nonce || id,
     lease_expires_at = :now + lease_seconds, cancel_requested = 0
 WHERE id IN (
     SELECT j.id FROM waiting_queue AS q, json_each(:tasks) AS t, jobs AS j
