@@ -168,7 +168,8 @@ class PostgresStore(Store):
         if conn is None:  # another thread's idle claim runs on it
             return super().claim(worker_id, queues, limit, tasks)
         try:
-            columns, rows = read_table(conn.cursor(row_factory=tuple_row), self._claims_alone["claim" + suffix], params)
+            claim = self._claims_alone["claim" + suffix]
+            columns, rows = read_table(conn.cursor(row_factory=tuple_row, binary=True), claim, params)
         except psycopg.Error as exc:
             raise self._translate(exc) from exc
         finally:
