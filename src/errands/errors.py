@@ -82,6 +82,10 @@ class StoreError(ErrandsError):
     """The store failed a read or write (disk full, read-only, unreachable)."""
 
 
+class StoreClosed(StoreError):
+    """The store was closed (`app.close()`, a framework's shutdown); make a new app to use it again."""
+
+
 class StoreBusy(StoreError):
     """The database stayed locked by another process longer than the busy timeout."""
 

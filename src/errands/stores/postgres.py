@@ -19,9 +19,9 @@ import psycopg
 from psycopg import pq
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.string import TextLoader
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, StoreClosed, StoreError
 from ..job import Job, NewJob, Outcome
 from . import flow, leases, produce
 from .aftermath import FollowUps
@@ -220,6 +220,9 @@ class PostgresStore(Store):
         for _ in range(self._pool.max_size + 1):
             try:
                 conn = self._pool.getconn()
+            except PoolClosed as exc:
+                raise StoreClosed(f"the store of PostgreSQL at {self.where} is closed (app.close() was called)"
+                                  ) from exc
             except PoolTimeout as exc:
                 raise StoreError(
                     f"cannot reach PostgreSQL at {self.where}: no connection within {self._pool.timeout:g}s "

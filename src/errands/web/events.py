@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..errors import ErrandsError
+from ..errors import ErrandsError, StoreClosed
 from ..job import FINISHED, JobEvent
 from ..stores.base import Store
 
@@ -81,10 +81,22 @@ class EventHub:
         self._subscribers.discard(queue)
 
     async def _run(self) -> None:
+        """Read the event log for the subscribers while there are any; a store closed under it (the
+        app shutting down) ends it quietly."""
+        try:
+            await self._read_for_subscribers()
+        except StoreClosed:
+            log.info("event stream: the store is closed; the hub stops")
+        finally:
+            self._ready.set()  # (a subscriber waiting for the first read must not wait for ever)
+
+    async def _read_for_subscribers(self) -> None:
         while True:
             try:
                 self._last_id = await asyncio.to_thread(self.store.last_event_id)
                 break
+            except StoreClosed:
+                raise
             except ErrandsError as exc:
                 log.warning("event stream: store read failed: %s", exc)
                 await asyncio.sleep(1)
@@ -93,6 +105,8 @@ class EventHub:
             try:
                 events = await asyncio.to_thread(self.store.events, None, self._last_id, 1000)
                 self.queries += 1
+            except StoreClosed:
+                raise
             except ErrandsError as exc:
                 log.warning("event stream: store read failed: %s", exc)
                 events = []
