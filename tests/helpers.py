@@ -23,6 +23,15 @@ from errands import Errands, WorkerConfig
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def typed(value: Any) -> Any:
+    """A JSON value with each scalar's type beside it (in plain equality True == 1 == 1.0)."""
+    if isinstance(value, dict):
+        return {k: typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed(v) for v in value]
+    return (type(value), value)
+
+
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'errands.db'}"
 

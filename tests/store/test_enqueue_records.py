@@ -17,6 +17,7 @@ from errands import BadArguments, Errands
 from errands.job import NewJob, Outcome, State
 from errands.stores import Store
 from errands.stores.postgres import PostgresStore
+from tests.helpers import typed
 
 
 def same_fields(got: Any, want: Any) -> list[str]:
@@ -131,15 +132,6 @@ class Level(enum.IntEnum):
 
 class Name(str):
     pass
-
-
-def typed(value: Any) -> Any:
-    """A JSON value with the type of each scalar beside it (True == 1, 1 == 1.0 in plain equality)."""
-    if isinstance(value, dict):
-        return {k: typed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [typed(v) for v in value]
-    return (type(value), value)
 
 
 def test_an_enqueue_returns_the_arguments_as_they_read_back(app: Errands) -> None:

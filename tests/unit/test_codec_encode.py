@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from errands.codec import encode, scalar_copy, to_json
+from tests.helpers import typed
 
 items = st.lists(st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=30) | st.none(), max_size=4),
                  max_size=60)
@@ -39,15 +40,6 @@ scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False
 values = st.recursive(
     scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
     max_leaves=6)
-
-
-def typed(value: Any) -> Any:
-    """A JSON value with each scalar's type beside it (in plain equality True == 1 == 1.0)."""
-    if isinstance(value, dict):
-        return {k: typed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [typed(v) for v in value]
-    return (type(value), value)
 
 
 @given(st.dictionaries(st.text(max_size=5) | st.integers(), values, max_size=5))

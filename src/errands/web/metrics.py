@@ -26,7 +26,6 @@ from .events import EventHub
 BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, float("inf"))
 ALIVE_WITHIN = 60.0
 FINISHED_EVERY = 60.0  # seconds between two counts of the finished jobs
-UNFINISHED = frozenset({State.SCHEDULED.value, State.QUEUED.value, State.RUNNING.value})
 
 
 class Metrics(Collector):
@@ -113,7 +112,7 @@ class Metrics(Collector):
         if due:
             self._finished_read = time.monotonic()
             self._finished_counts = {(queue, state): n for queue, states in counts.items()
-                                     for state, n in states.items() if state not in UNFINISHED}
+                                     for state, n in states.items() if state in FINISHED}
             return counts
         for (queue, state), n in self._finished_counts.items():
             counts.setdefault(queue, {})[state] = n
