@@ -128,6 +128,27 @@ def test_async_tasks_run_on_one_event_loop_concurrently(app: Errands) -> None:
     assert len(threads) == 1
 
 
+def test_plain_tasks_that_wait_get_every_slot(app: Errands) -> None:
+    # A burst starts on one thread (errands.worker.slots); jobs that wait must still bring up one
+    # thread per slot: none of these returns before all eight have started.
+    started: set[int] = set()
+    threads: set[int] = set()
+    lock = threading.Lock()
+
+    @app.task
+    def fetch(ctx: JobContext, i: int) -> int:
+        with lock:
+            started.add(i)
+            threads.add(threading.get_ident())
+        wait_until(lambda: len(started) == 8, timeout=30)
+        return i * 2
+
+    ids = [fetch.enqueue(i=i).id for i in range(8)]
+    drain(app, concurrency=8)
+    assert [app.get(i).result for i in ids] == [i * 2 for i in range(8)]
+    assert len(threads) == 8
+
+
 def test_async_timeout(app: Errands) -> None:
     @app.task(timeout=0.1)
     async def hang(ctx: JobContext) -> None:

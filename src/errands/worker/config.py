@@ -8,7 +8,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
     queues: tuple[str, ...] = ()  # empty: every queue
-    concurrency: int = 10  # jobs running at once (threads for plain tasks, one event loop for async ones)
+    concurrency: int = 10  # most jobs running at once (threads for plain tasks, one event loop for async ones)
     burst: bool = False  # exit once nothing is ready, nothing runs here and no failed job awaits its retry
     grace: float = 25.0  # seconds running jobs get to finish at shutdown before they are released
     maintenance_interval: float = 5.0  # rescue, promotion and pruning; a lost job is rescued within lease + this
@@ -50,7 +50,8 @@ class CommandOption:
 
 COMMAND_OPTIONS = (
     CommandOption("queues", str, "Comma-separated queues to serve; default all."),
-    CommandOption("concurrency", int, "Jobs running at once.", minimum=1, short="-c"),
+    CommandOption("concurrency", int, "Most jobs running at once (threads are woken as the work needs them).",
+                  minimum=1, short="-c"),
     CommandOption("burst", bool, "Exit when nothing is ready or running and no failed job awaits a retry."),
     CommandOption("grace", float, "Seconds running jobs get to finish at shutdown before they are released.",
                   minimum=0),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import secrets
 import socket
 import threading
@@ -28,6 +27,7 @@ from ..task import Task
 from .config import WorkerConfig
 from .execution import Execution, run_sync
 from .settle import Settler
+from .slots import Slots
 from .supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class Worker:
         self._slot_freed = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._release_now = threading.Event()
-        self._work: queue.SimpleQueue[Execution | None] = queue.SimpleQueue()
+        self._slots = Slots(config.concurrency, self._run_plain)  # threads for plain tasks
         self._async: AsyncRunner | None = None  # made for the first async task
         self._thread: threading.Thread | None = None
         self._watcher: ChangeWatcher | None = None
@@ -143,18 +143,13 @@ class Worker:
             ",".join(self.config.queues) or "*",
             self.config.concurrency,
         )
-        threads = [
-            threading.Thread(target=self._pool_thread, name=f"errands-slot-{i}", daemon=True)
-            for i in range(self.config.concurrency)
-        ]
-        for thread in threads:
-            thread.start()
+        self._slots.start()
         self.settler.start()
         self.supervisor.start()
         try:
             self._claim_loop()
         finally:
-            self._shut_down(threads)
+            self._shut_down()
 
     def _retry_store(self, what: str, write: Callable[[], None]) -> None:
         """Retry a store call with backoff until it succeeds or the worker is stopped."""
@@ -273,11 +268,10 @@ class Worker:
         elif task.is_async:
             self._async_runner().submit(ex)
         else:
-            self._work.put(ex)
+            self._slots.submit(ex)
 
-    def _pool_thread(self) -> None:
-        while (ex := self._work.get()) is not None:
-            self._finish(ex, run_sync(ex))
+    def _run_plain(self, ex: Execution) -> None:
+        self._finish(ex, run_sync(ex))
 
     def _async_runner(self) -> AsyncRunner:
         if self._async is None:
@@ -334,7 +328,7 @@ class Worker:
 
     # -- shutdown ---------------------------------------------------------------------
 
-    def _shut_down(self, threads: list[threading.Thread]) -> None:
+    def _shut_down(self) -> None:
         self._release_unstarted()
         running = self.running()
         if running:
@@ -348,8 +342,7 @@ class Worker:
                 self._slot_freed.wait(0.1)
         for ex in self.running():
             self._release(ex)
-        for _ in threads:
-            self._work.put(None)
+        self._slots.close()
         self.settler.wait_idle(10)
         self.settler.close(5)
         self.supervisor.stop()
@@ -364,13 +357,8 @@ class Worker:
 
     def _release_unstarted(self) -> None:
         """Claimed jobs still waiting for a thread go back to the queue at once."""
-        while True:
-            try:
-                ex = self._work.get_nowait()
-            except queue.Empty:
-                return
-            if ex is not None:
-                self._release(ex)
+        for ex in self._slots.take_waiting():
+            self._release(ex)
 
     def _release(self, ex: Execution) -> None:
         """Hand an unfinished job back to the queue, checkpoint kept; its late outcome is dropped."""

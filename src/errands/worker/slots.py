@@ -1,0 +1,143 @@
+"""The threads that run plain tasks: up to `size` at once, woken only as the work needs them.
+
+Under the GIL a second thread helps a job only while the first waits outside the interpreter
+(I/O, a sleep, a lock, a long job). Each thread that is runnable beside another also costs both
+a hand-over of the interpreter at every system call: with ten threads on jobs of tens of
+microseconds, that overhead was 40% of a worker's CPU per job. So a burst of jobs starts on one
+thread, a thread that ends a job takes the next waiting one itself, and while jobs wait one idle
+thread (the watch) looks at the busy ones every `look` seconds: it wakes more threads (doubling
+the busy ones, up to `size`) when none of them started a job during the look (they are in long
+jobs) or when the process used less than `idle_cpu` of a core (they wait rather than compute);
+it lets one go back to sleep when each busy thread started two items or more during the look
+and the process kept at least `busy_cpu` of a core busy (short jobs that compute: fewer threads
+do as much).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+LOOK = 0.005  # seconds between looks while jobs wait for a thread: the longest a job waits behind a stuck one
+IDLE_CPU = 0.25  # share of a core below which busy threads are taken to be waiting, not computing
+BUSY_CPU = 0.9  # share of a core from which short jobs are taken to be computing
+
+
+class Slots(Generic[T]):
+    """`size` threads calling `run(item)` for each submitted item, in submission order."""
+
+    def __init__(self, size: int, run: Callable[[T], None], *, look: float = LOOK, idle_cpu: float = IDLE_CPU,
+                 busy_cpu: float = BUSY_CPU, name: str = "errands-slot") -> None:
+        self.size = size
+        self._run = run
+        self._look_every = look
+        self._idle_cpu = idle_cpu
+        self._busy_cpu = busy_cpu
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # threads with nothing to do but the watch
+        self._watch = threading.Condition(self._lock)  # the watch: told of new work, wakes to look
+        self._waiting: deque[T] = deque()
+        self._busy = 0
+        self._wanted = 0  # idle threads asked by the last look to take a waiting item
+        self._surplus = 0  # busy threads asked by the last look to sleep after their item
+        self._watching = False
+        self._closed = False
+        self._started = 0  # items started since the last look
+        self._looked = (0.0, 0.0)  # time.monotonic() and time.process_time() of the last look
+        self._threads = [threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True) for i in range(size)]
+
+    @property
+    def busy(self) -> int:
+        """Threads running an item now."""
+        return self._busy
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, item: T) -> None:
+        with self._lock:
+            if not self._waiting:  # a new backlog: the watch starts looking, from now
+                self._looked = (time.monotonic(), time.process_time())
+                self._started = 0
+                self._watch.notify()
+            self._waiting.append(item)
+
+    def take_waiting(self) -> list[T]:
+        """Remove and return the items no thread has started."""
+        with self._lock:
+            items = list(self._waiting)
+            self._waiting.clear()
+            return items
+
+    def close(self) -> None:
+        """Threads exit once their running item ends; items still waiting are never started."""
+        with self._lock:
+            self._closed = True
+            self._idle.notify_all()
+            self._watch.notify_all()
+
+    def _serve(self) -> None:
+        item = self._next(ended=False)
+        while item is not None:
+            self._run(item)
+            item = self._next(ended=True)
+
+    def _next(self, *, ended: bool) -> T | None:
+        with self._lock:
+            if ended:
+                self._busy -= 1
+                if self._waiting and not self._closed:
+                    if time.monotonic() - self._looked[0] >= self._look_every:
+                        self._look()  # busy threads look too: with every thread busy, none watches
+                    if not self._surplus:
+                        return self._begin()  # the cheapest hand-over is none
+                    self._surplus -= 1
+            while not self._closed:
+                if self._waiting and (self._busy == 0 or self._wanted):
+                    if self._busy == 0:
+                        self._idle.notify()  # this thread may be the watch: another one takes its place
+                    self._wanted = max(0, self._wanted - 1)
+                    return self._begin()
+                if self._watching:
+                    self._idle.wait()
+                    continue
+                self._watching = True
+                self._watch.wait(self._until_look() if self._waiting else None)
+                self._watching = False
+                if self._waiting and not self._closed:
+                    self._look()
+        return None
+
+    def _begin(self) -> T:
+        self._busy += 1
+        self._started += 1
+        return self._waiting.popleft()
+
+    def _until_look(self) -> float:
+        return max(0.0, self._looked[0] + self._look_every - time.monotonic())
+
+    def _look(self) -> None:
+        """With the lock held and items waiting: ask for more threads when the busy ones leave
+        the interpreter idle or are all in long jobs. A wake-up before the look is due is not one."""
+        now, cpu = time.monotonic(), time.process_time()
+        then, cpu_then = self._looked
+        if now - then < self._look_every:
+            return
+        self._looked = (now, cpu)
+        started, self._started = self._started, 0
+        if self._busy == 0:
+            return
+        used = cpu - cpu_then
+        if self._busy < self.size and (not started or used < self._idle_cpu * (now - then)):
+            self._surplus = 0
+            self._wanted = min(self._busy, self.size - self._busy)
+            self._idle.notify(self._wanted)  # with the watch, one more than needed: it watches
+            self._watch.notify()
+        elif self._busy > 1 and started >= 2 * self._busy and used >= self._busy_cpu * (now - then):
+            self._surplus = 1
