@@ -36,7 +36,7 @@ class Recorder:
         with self.lock:
             self.ran.append(item)
 
-    def start(self, size: int, **options: float) -> Slots[int]:
+    def start(self, size: int, **options: float | str) -> Slots[int]:
         self.slots = Slots(size, self, **options)  # type: ignore[arg-type]
         self.slots.start()
         return self.slots
@@ -66,6 +66,21 @@ def test_jobs_held_in_long_runs_bring_up_more_threads_but_never_more_than_size()
     wait_until(lambda: len(record.ran) == 10)
     slots.close()
     assert sorted(record.ran) == list(range(10)) and max(record.busy_at_start) == 4
+
+
+def test_a_job_arriving_beside_a_long_one_starts_without_waiting_for_a_look() -> None:
+    release = threading.Event()
+    record = Recorder(lambda i: release.wait(30) if i == 0 else None)
+    slots = record.start(2, look=5.0)
+    slots.submit(0)
+    wait_until(lambda: slots.busy == 1)
+    time.sleep(5.1)  # item 0 has run longer than a look: its thread is taken to be in a long job
+    slots.submit(1)
+    wait_until(lambda: 1 in record.ran, timeout=2.5)  # the next timed look would come 5 s after the submit
+    release.set()
+    wait_until(lambda: len(record.ran) == 2)
+    slots.close()
+    assert record.busy_at_start == [1, 2]
 
 
 def test_jobs_that_wait_on_io_bring_up_more_threads() -> None:
@@ -100,14 +115,14 @@ def test_short_jobs_that_compute_let_the_extra_threads_sleep() -> None:
 def test_close_hands_back_what_never_started_and_ends_the_threads() -> None:
     release = threading.Event()
     record = Recorder(lambda _: release.wait(30))
-    slots = record.start(2, look=NEVER)
+    slots = record.start(2, look=NEVER, name="closing-slot")
     for i in range(5):
         slots.submit(i)
     wait_until(lambda: slots.busy == 1)
     assert slots.take_waiting() == [1, 2, 3, 4]
     slots.close()
     release.set()
-    threads = [t for t in threading.enumerate() if t.name.startswith("errands-slot-")]
+    threads = [t for t in threading.enumerate() if t.name.startswith("closing-slot-")]
     for thread in threads:
         thread.join(5)
     assert record.ran == [0] and not any(t.is_alive() for t in threads)

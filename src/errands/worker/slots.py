@@ -48,6 +48,7 @@ class Slots(Generic[T]):
         self._watching = False
         self._closed = False
         self._started = 0  # items started since the last look
+        self._last_start = 0.0  # time.monotonic() of the latest start
         self._looked = (0.0, 0.0)  # time.monotonic() and time.process_time() of the last look
         self._threads = [threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True) for i in range(size)]
 
@@ -63,8 +64,11 @@ class Slots(Generic[T]):
     def submit(self, item: T) -> None:
         with self._lock:
             if not self._waiting:  # a new backlog: the watch starts looking, from now
-                self._looked = (time.monotonic(), time.process_time())
+                now = time.monotonic()
+                self._looked = (now, time.process_time())
                 self._started = 0
+                if 0 < self._busy < self.size and now - self._last_start >= self._look_every:
+                    self._wanted = max(self._wanted, 1)  # the busy threads are in long jobs: no look needed
                 self._watch.notify()
             self._waiting.append(item)
 
@@ -100,8 +104,8 @@ class Slots(Generic[T]):
                     self._surplus -= 1
             while not self._closed:
                 if self._waiting and (self._busy == 0 or self._wanted):
-                    if self._busy == 0:
-                        self._idle.notify()  # this thread may be the watch: another one takes its place
+                    if not self._watching:
+                        self._idle.notify()  # an idle thread, if any, becomes the watch
                     self._wanted = max(0, self._wanted - 1)
                     return self._begin()
                 if self._watching:
@@ -117,6 +121,7 @@ class Slots(Generic[T]):
     def _begin(self) -> T:
         self._busy += 1
         self._started += 1
+        self._last_start = time.monotonic()
         return self._waiting.popleft()
 
     def _until_look(self) -> float:
@@ -137,7 +142,7 @@ class Slots(Generic[T]):
         if self._busy < self.size and (not started or used < self._idle_cpu * (now - then)):
             self._surplus = 0
             self._wanted = min(self._busy, self.size - self._busy)
-            self._idle.notify(self._wanted)  # with the watch, one more than needed: it watches
+            self._idle.notify(self._wanted - 1)  # and the watch, which hands its watch on
             self._watch.notify()
         elif self._busy > 1 and started >= 2 * self._busy and used >= self._busy_cpu * (now - then):
             self._surplus = 1
