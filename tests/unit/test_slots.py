@@ -10,7 +10,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from errands.worker.slots import Slots
+import pytest
+
+from errands.worker.slots import Look, Slots
 from tests.helpers import wait_until
 
 NEVER = 3600.0  # a look period no test lasts: no look happens
@@ -50,6 +52,25 @@ def test_a_burst_of_short_jobs_runs_on_one_thread_in_order() -> None:
     wait_until(lambda: len(record.ran) == 2000)
     slots.close()
     assert record.ran == list(range(2000))
+    assert len(record.threads) == 1 and set(record.busy_at_start) == {1}
+
+
+def spin(seconds: float) -> None:
+    """Compute for `seconds` of this thread's CPU time."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_short_jobs_that_compute_stay_on_one_thread_through_the_looks() -> None:
+    # Items of 0.1 ms of CPU: every 5 ms look sees starts and a process that computes (over 5% of a
+    # core, however loaded the machine), so no look wakes a second thread.
+    record = Recorder(lambda _: spin(0.0001))
+    slots = record.start(4, look=0.005, idle_cpu=0.05)
+    for i in range(3000):
+        slots.submit(i)
+    wait_until(lambda: len(record.ran) == 3000)
+    slots.close()
     assert len(record.threads) == 1 and set(record.busy_at_start) == {1}
 
 
@@ -126,3 +147,37 @@ def test_close_hands_back_what_never_started_and_ends_the_threads() -> None:
     for thread in threads:
         thread.join(5)
     assert record.ran == [0] and not any(t.is_alive() for t in threads)
+
+
+def test_a_runner_that_raises_leaves_its_thread_serving() -> None:
+    def body(i: int) -> None:
+        if i == 0:
+            raise RuntimeError("a bug in the runner")
+
+    record = Recorder(body)
+    slots = record.start(1, look=NEVER)
+    for i in range(3):
+        slots.submit(i)
+    wait_until(lambda: record.ran == [1, 2])
+    wait_until(lambda: slots.busy == 0)
+    slots.close()
+
+
+@pytest.mark.parametrize(
+    ("look", "change"),
+    [
+        (Look(busy=0, started=0, starters=0, cpu=0.0, span=0.005), 0),  # nothing runs: nothing to judge
+        (Look(busy=1, started=0, starters=0, cpu=0.005, span=0.005), 1),  # in one long item: one more
+        (Look(busy=3, started=0, starters=0, cpu=0.005, span=0.005), 3),  # doubling
+        (Look(busy=6, started=0, starters=0, cpu=0.005, span=0.005), 2),  # up to size (8)
+        (Look(busy=8, started=0, starters=0, cpu=0.0, span=0.005), 0),  # every thread busy already
+        (Look(busy=2, started=40, starters=2, cpu=0.0005, span=0.005), 2),  # short items that wait on I/O
+        (Look(busy=1, started=70, starters=1, cpu=0.005, span=0.005), 0),  # one thread computing: right
+        (Look(busy=4, started=70, starters=4, cpu=0.005, span=0.005), -1),  # four computing: one sleeps
+        (Look(busy=4, started=70, starters=4, cpu=0.003, span=0.005), 0),  # a core not kept busy: stay
+        (Look(busy=2, started=70, starters=1, cpu=0.005, span=0.005), 0),  # one is in a long item: stay
+        (Look(busy=4, started=5, starters=4, cpu=0.005, span=0.005), 0),  # items not that short: stay
+    ],
+)
+def test_what_a_look_decides(look: Look, change: int) -> None:
+    assert look.change(size=8, idle_cpu=0.25, busy_cpu=0.9) == change

@@ -8,24 +8,50 @@ thread, a thread that ends a job takes the next waiting one itself, and while jo
 thread (the watch) looks at the busy ones every `look` seconds: it wakes more threads (doubling
 the busy ones, up to `size`) when none of them started a job during the look (they are in long
 jobs) or when the process used less than `idle_cpu` of a core (they wait rather than compute);
-it lets one go back to sleep when each busy thread started two items or more during the look
-and the process kept at least `busy_cpu` of a core busy (short jobs that compute: fewer threads
-do as much).
+it lets one go back to sleep when every busy thread started an item during the look, twice as
+many as there are busy threads in all, and the process kept at least `busy_cpu` of a core busy
+(short jobs that compute: fewer threads do as much).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger("errands.worker")
 
 LOOK = 0.005  # seconds between looks while jobs wait for a thread: the longest a job waits behind a stuck one
 IDLE_CPU = 0.25  # share of a core below which busy threads are taken to be waiting, not computing
 BUSY_CPU = 0.9  # share of a core from which short jobs are taken to be computing
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """What one look saw of the busy threads, over `span` seconds: how many are busy, how many
+    items they started, how many of them started one, and the process's CPU seconds."""
+
+    busy: int
+    started: int
+    starters: int
+    cpu: float
+    span: float
+
+    def change(self, size: int, idle_cpu: float, busy_cpu: float) -> int:
+        """Threads to wake (> 0) or to let sleep after their item (< 0)."""
+        if self.busy == 0:
+            return 0
+        if self.busy < size and (not self.started or self.cpu < idle_cpu * self.span):
+            return min(self.busy, size - self.busy)  # in long items, or waiting: doubling
+        if (self.busy > 1 and self.starters >= self.busy and self.started >= 2 * self.busy
+                and self.cpu >= busy_cpu * self.span):
+            return -1  # every busy thread turns short items over, computing: one fewer does as much
+        return 0
 
 
 class Slots(Generic[T]):
@@ -48,6 +74,9 @@ class Slots(Generic[T]):
         self._watching = False
         self._closed = False
         self._started = 0  # items started since the last look
+        self._starters = 0  # threads that started one since the last look
+        self._round = 0  # counts looks (and new backlogs): a thread's first start in each is a starter
+        self._mine = threading.local()  # the round of this thread's latest start
         self._last_start = 0.0  # time.monotonic() of the latest start
         self._looked = (0.0, 0.0)  # time.monotonic() and time.process_time() of the last look
         self._threads = [threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True) for i in range(size)]
@@ -65,8 +94,7 @@ class Slots(Generic[T]):
         with self._lock:
             if not self._waiting:  # a new backlog: the watch starts looking, from now
                 now = time.monotonic()
-                self._looked = (now, time.process_time())
-                self._started = 0
+                self._new_round(now)
                 if 0 < self._busy < self.size and now - self._last_start >= self._look_every:
                     self._wanted = max(self._wanted, 1)  # the busy threads are in long jobs: no look needed
                 self._watch.notify()
@@ -77,6 +105,7 @@ class Slots(Generic[T]):
         with self._lock:
             items = list(self._waiting)
             self._waiting.clear()
+            self._wanted = self._surplus = 0
             return items
 
     def close(self) -> None:
@@ -89,16 +118,19 @@ class Slots(Generic[T]):
     def _serve(self) -> None:
         item = self._next(ended=False)
         while item is not None:
-            self._run(item)
+            try:
+                self._run(item)
+            except BaseException:  # noqa: BLE001 - `run` records its items' errors; the thread must live on
+                log.exception("a slot thread's runner raised; the thread goes on")
             item = self._next(ended=True)
 
     def _next(self, *, ended: bool) -> T | None:
         with self._lock:
             if ended:
+                if self._waiting and not self._closed and time.monotonic() - self._looked[0] >= self._look_every:
+                    self._look()  # busy threads look too (with every thread busy, none watches); it counts itself
                 self._busy -= 1
                 if self._waiting and not self._closed:
-                    if time.monotonic() - self._looked[0] >= self._look_every:
-                        self._look()  # busy threads look too: with every thread busy, none watches
                     if not self._surplus:
                         return self._begin()  # the cheapest hand-over is none
                     self._surplus -= 1
@@ -122,7 +154,18 @@ class Slots(Generic[T]):
         self._busy += 1
         self._started += 1
         self._last_start = time.monotonic()
-        return self._waiting.popleft()
+        if getattr(self._mine, "round", None) != self._round:
+            self._mine.round = self._round
+            self._starters += 1
+        item = self._waiting.popleft()
+        if not self._waiting:
+            self._wanted = self._surplus = 0  # a drained backlog leaves no requests behind
+        return item
+
+    def _new_round(self, now: float) -> None:
+        self._looked = (now, time.process_time())
+        self._started = self._starters = 0
+        self._round += 1
 
     def _until_look(self) -> float:
         return max(0.0, self._looked[0] + self._look_every - time.monotonic())
@@ -130,19 +173,18 @@ class Slots(Generic[T]):
     def _look(self) -> None:
         """With the lock held and items waiting: ask for more threads when the busy ones leave
         the interpreter idle or are all in long jobs. A wake-up before the look is due is not one."""
-        now, cpu = time.monotonic(), time.process_time()
+        now = time.monotonic()
         then, cpu_then = self._looked
         if now - then < self._look_every:
             return
-        self._looked = (now, cpu)
-        started, self._started = self._started, 0
-        if self._busy == 0:
-            return
-        used = cpu - cpu_then
-        if self._busy < self.size and (not started or used < self._idle_cpu * (now - then)):
+        started, starters = self._started, self._starters
+        self._new_round(now)  # takes the process's CPU time
+        seen = Look(self._busy, started, starters, self._looked[1] - cpu_then, now - then)
+        change = seen.change(self.size, self._idle_cpu, self._busy_cpu)
+        if change > 0:
             self._surplus = 0
-            self._wanted = min(self._busy, self.size - self._busy)
-            self._idle.notify(self._wanted - 1)  # and the watch, which hands its watch on
+            self._wanted = change
+            self._idle.notify(change - 1)  # and the watch, which hands its watch on
             self._watch.notify()
-        elif self._busy > 1 and started >= 2 * self._busy and used >= self._busy_cpu * (now - then):
-            self._surplus = 1
+        elif change < 0:
+            self._surplus = -change
