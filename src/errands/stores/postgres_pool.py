@@ -212,7 +212,10 @@ class ForeignTx:
 
 def read_table(cursor: psycopg.Cursor[tuple[Any, ...]], query: str, params: dict[str, Any]) -> Table:
     rows = cursor.execute(query, clean(params)).fetchall()
-    return [column.name for column in cursor.description or ()], rows
+    # The names alone: `cursor.description` makes a Column per column, ~30 µs for a job's 34.
+    result = cursor.pgresult
+    names = [] if result is None else [(result.fname(i) or b"").decode() for i in range(result.nfields)]
+    return names, rows
 
 
 def clean(params: dict[str, Any]) -> dict[str, Any]:
