@@ -97,7 +97,10 @@ class Slots(Generic[T]):
                 self._new_round(now)
                 if 0 < self._busy < self.size and now - self._last_start >= self._look_every:
                     self._wanted = max(self._wanted, 1)  # the busy threads are in long jobs: no look needed
-                self._watch.notify()
+                if self._watching:
+                    self._watch.notify()
+                else:
+                    self._idle.notify()  # none watches (its last watch took a job): an idle thread will
             self._waiting.append(item)
 
     def take_waiting(self) -> list[T]:
@@ -128,7 +131,7 @@ class Slots(Generic[T]):
         with self._lock:
             if ended:
                 if self._waiting and not self._closed and time.monotonic() - self._looked[0] >= self._look_every:
-                    self._look()  # busy threads look too (with every thread busy, none watches); it counts itself
+                    self._look(taking=1)  # busy threads look too (with all busy, none watches); counting itself
                 self._busy -= 1
                 if self._waiting and not self._closed:
                     if not self._surplus:
@@ -136,10 +139,11 @@ class Slots(Generic[T]):
                     self._surplus -= 1
             while not self._closed:
                 if self._waiting and (self._busy == 0 or self._wanted):
-                    if not self._watching:
-                        self._idle.notify()  # an idle thread, if any, becomes the watch
                     self._wanted = max(0, self._wanted - 1)
-                    return self._begin()
+                    item = self._begin()
+                    if self._waiting and not self._watching:
+                        self._idle.notify()  # items still wait: an idle thread, if any, watches them
+                    return item
                 if self._watching:
                     self._idle.wait()
                     continue
@@ -170,7 +174,7 @@ class Slots(Generic[T]):
     def _until_look(self) -> float:
         return max(0.0, self._looked[0] + self._look_every - time.monotonic())
 
-    def _look(self) -> None:
+    def _look(self, taking: int = 0) -> None:
         """With the lock held and items waiting: ask for more threads when the busy ones leave
         the interpreter idle or are all in long jobs. A wake-up before the look is due is not one."""
         now = time.monotonic()
@@ -181,10 +185,14 @@ class Slots(Generic[T]):
         self._new_round(now)  # takes the process's CPU time
         seen = Look(self._busy, started, starters, self._looked[1] - cpu_then, now - then)
         change = seen.change(self.size, self._idle_cpu, self._busy_cpu)
+        change = min(change, len(self._waiting) - taking)  # none woken for nothing
         if change > 0:
-            self._surplus = 0
-            self._wanted = change
-            self._idle.notify(change - 1)  # and the watch, which hands its watch on
-            self._watch.notify()
+            self._surplus, self._wanted = 0, change
+            if not taking:
+                change -= 1  # this thread is the watch: it takes one
+            elif self._watching:
+                self._watch.notify()
+                change -= 1
+            self._idle.notify(change)
         elif change < 0:
-            self._surplus = -change
+            self._wanted, self._surplus = 0, -change
