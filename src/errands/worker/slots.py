@@ -27,7 +27,7 @@ T = TypeVar("T")
 log = logging.getLogger("errands.worker")
 
 LOOK = 0.005  # seconds between looks while jobs wait for a thread: the longest a job waits behind a stuck one
-IDLE_CPU = 0.25  # share of a core below which busy threads are taken to be waiting, not computing
+IDLE_CPU = 0.5  # share of a core below which busy threads are taken to be waiting, not computing
 BUSY_CPU = 0.9  # share of a core from which short jobs are taken to be computing
 
 
