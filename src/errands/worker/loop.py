@@ -37,7 +37,7 @@ log = logging.getLogger("errands.worker")
 
 SHORT_JOB = 0.05  # seconds: below this typical run time a worker claims ahead of its free slots
 CLAIM_AHEAD = 0.1  # seconds of work, at the typical run time, a worker holds beyond its slots
-MAX_AHEAD = 500  # jobs a worker holds beyond its slots, at most
+MAX_AHEAD = 1000  # jobs a worker holds beyond its slots, at most
 BURST_RECHECK = 0.05  # seconds a burst worker waits when due jobs are locked by other workers' claims
 UNKNOWN_TASK_WAIT = 60.0  # seconds a job this worker cannot run waits before it is claimable again
 
