@@ -128,7 +128,9 @@ def table(o: AllOptions, results: list[StoreResults]) -> list[str]:
 ISSUE_COMMITS = {"SQLite": 11_400, "PostgreSQL": 5_700}  # one-row commits/s, as issue 12 measured them
 NOTES = [
     "ratio (best): how many times better errands' best setting is than the peer's fastest "
-    "(errands/peer for jobs/s, peer/errands for ms, CPU and fsyncs); growth rows: errands against its empty store.",
+    "(errands/peer for jobs/s, peer/errands for ms, CPU and fsyncs); growth rows: errands against its empty store. "
+    "errands' best: the first pass's fastest `--concurrency`, or the defaults when their rounds' median is faster "
+    "(the rounds run both).",
     "errands defaults: 2 × `errands worker --burst` with nothing else (concurrency and log level as shipped).",
     "Drains run from spawning the workers until both exited on their own (`benchmarks/README.md`); growth rows "
     "until the last of the counted jobs wrote its line, each case the median of its rounds.",

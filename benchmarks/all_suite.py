@@ -65,7 +65,7 @@ class StoreResults:
 def extras(options: AllOptions, new: Factory, errands: Results, into: StoreResults) -> None:
     """The growth workloads, with errands' best drain setting, and worker memory with its defaults
     (what users run: a worker's threads are its slots, so memory follows --concurrency)."""
-    best_k = errands.best_drain.setting.concurrency
+    best_k = errands.fastest_setting.concurrency
     if options.big:
         say(f"(e) growth: the first {options.jobs:,} jobs on an empty store, with {options.big_rows:,} queued, "
             f"with {options.big_rows:,} finished")

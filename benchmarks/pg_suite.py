@@ -140,14 +140,14 @@ def run_all(options: PgOptions, db: Database) -> PgResults:
 
     say(f"(c) pick-up latency ({options.latency_jobs} jobs, {options.gap * 1000:g} ms apart) and idle CPU")
     for name in options.systems:
-        setting = latency_setting(name, each[name].best_drain.setting, options)
+        setting = latency_setting(name, each[name].fastest_setting, options)
         measured(db, schemas, each[name], partial(run_latency, new[name], name, [setting], options))
 
     meter = (lambda: wal_syncs(db)) if options.wal else None
     for number in range(1, options.rounds + 1):
         say(f"round {number} of {options.rounds}: single enqueue, best drain, pick-up (the report shows medians)")
         for name in options.systems if number % 2 else reversed(options.systems):  # who goes first alternates
-            drains = [each[name].best_drain.setting, *([ErrandsSystem.defaults_setting()] if name == "errands" else [])]
+            drains = [each[name].fastest_setting, *([ErrandsSystem.defaults_setting()] if name == "errands" else [])]
             step = partial(run_round, new[name], name, drains, each[name].latency.setting, options, meter=meter)
             measured(db, schemas, each[name], step)
 
@@ -167,7 +167,7 @@ def run_all_drains(
         for setting in settings if name in options.systems else []:
             measured(db, schemas, each[name], partial(run_drains, new[name], name, [setting], jobs, meter=meter))
     say("    errands' best again without per-job log lines, and errands with its defaults:")
-    quiet = ErrandsSystem.setting(each["errands"].best_drain.setting.concurrency, burst=True, quiet=True)
+    quiet = ErrandsSystem.setting(each["errands"].fastest_setting.concurrency, burst=True, quiet=True)
     for setting in (quiet, ErrandsSystem.defaults_setting()):
         step = partial(run_drains, new["errands"], "errands", [setting], jobs, meter=meter)
         measured(db, schemas, each["errands"], step)
