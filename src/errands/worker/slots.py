@@ -77,7 +77,7 @@ class Slots(Generic[T]):
         self._starters = 0  # threads that started one since the last look
         self._round = 0  # counts looks (and new backlogs): a thread's first start in each is a starter
         self._mine = threading.local()  # the round of this thread's latest start
-        self._last_start = 0.0  # time.monotonic() of the latest start
+        self._last_start = 0.0  # time.monotonic() of the start that emptied the queue
         self._looked = (0.0, 0.0)  # time.monotonic() and time.process_time() of the last look
         self._threads = [threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True) for i in range(size)]
 
@@ -157,13 +157,13 @@ class Slots(Generic[T]):
     def _begin(self) -> T:
         self._busy += 1
         self._started += 1
-        self._last_start = time.monotonic()
         if getattr(self._mine, "round", None) != self._round:
             self._mine.round = self._round
             self._starters += 1
         item = self._waiting.popleft()
         if not self._waiting:
             self._wanted = self._surplus = 0  # a drained backlog leaves no requests behind
+            self._last_start = time.monotonic()  # read only by a submit into an empty queue: this start
         return item
 
     def _new_round(self, now: float) -> None:
